@@ -1,0 +1,47 @@
+/**
+ * The authentication and authorization seam. Connections gather credentials once, at connect
+ * (and, on a multiplexed Hocuspocus socket, once per document); an Authenticator turns them
+ * into a Principal or a refusal, and an Authorizer decides what the principal may do with one
+ * document. Nothing here runs per message.
+ */
+
+/** Where a credential came from, for logs (never the credential itself). */
+export type CredentialSource = 'hocuspocus-token' | 'query' | 'bearer' | 'cookie'
+
+export interface Credentials {
+  /** Token from the Hocuspocus auth message (per document), if any. */
+  readonly hocuspocusToken: string | null
+  /** `?token=` from the WebSocket URL. */
+  readonly queryToken: string | null
+  /** `Authorization: Bearer <token>`. */
+  readonly bearerToken: string | null
+  /** Cookies sent with the upgrade request, by name. */
+  readonly cookies: ReadonlyMap<string, string>
+  /** Client address as seen by this process (a proxy's address behind one). */
+  readonly remoteAddress: string
+}
+
+export interface Principal {
+  /** Stable user id; null for anonymous users. */
+  readonly userId: string | null
+  readonly role: string | null
+  readonly displayName: string | null
+  readonly anonymous: boolean
+}
+
+export type AuthResult =
+  | { readonly ok: true, readonly principal: Principal }
+  /** `reason` goes to the log, never to the client. */
+  | { readonly ok: false, readonly reason: string }
+
+export interface Authenticator {
+  /** Short name for logs and the startup banner, e.g. `anonymous`, `jwt`. */
+  readonly kind: string
+  authenticate (credentials: Credentials): Promise<AuthResult>
+}
+
+export type Access = 'none' | 'read' | 'write'
+
+export interface Authorizer {
+  authorize (principal: Principal, documentName: string): Promise<Access>
+}

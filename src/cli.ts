@@ -1,0 +1,137 @@
+#!/usr/bin/env node
+/**
+ * The `collabd` command. Configuration comes from environment variables (see --help); the
+ * commands are small wrappers around the library.
+ */
+import { existsSync, readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { ENVIRONMENT, loadConfig } from './config.js'
+import { ConfigError } from './errors.js'
+import { createServer } from './index.js'
+import { createLogger } from './log.js'
+import { describeStorage } from './storage/index.js'
+
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
+
+function help (): string {
+  const width = Math.max(...ENVIRONMENT.map((s) => s.name.length))
+  const env = ENVIRONMENT.map((s) => `  ${s.name.padEnd(width)}  ${s.doc}${s.default === '' ? '' : ` [default: ${s.default}]`}`).join('\n')
+  return `collabd ${VERSION}: a real-time collaboration server for Yjs
+
+Usage: collabd <command>
+
+Commands:
+  start          Start the server. Stock clients connect unchanged:
+                   y-websocket: new WebsocketProvider('ws://host:3001/ws', 'doc-name', ydoc)
+                   Hocuspocus:  new HocuspocusProvider({ url: 'ws://host:3001/ws', name: 'doc-name' })
+                 Stops gracefully on SIGTERM/SIGINT (pending updates are written first).
+  help           Show this help.
+
+Options:
+  -h, --help     Show this help.
+  -v, --version  Print the version.
+
+Environment variables (a .env file in the working directory is read too; the real environment wins):
+${env}
+`
+}
+
+async function start (): Promise<number> {
+  if (existsSync('.env')) process.loadEnvFile('.env')
+  let config
+  try {
+    config = loadConfig(process.env)
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`collabd: ${err.message}\n`)
+      return 2
+    }
+    throw err
+  }
+  const log = createLogger({ level: config.logLevel, format: config.logFormat })
+  let server
+  try {
+    server = createServer({ config, logger: log })
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      log.fatal({ problems: err.problems }, 'refusing to start')
+      process.stderr.write(`collabd: refusing to start:\n  - ${err.problems.join('\n  - ')}\n`)
+      return 2
+    }
+    throw err
+  }
+  let address
+  try {
+    address = await server.listen()
+  } catch (err) {
+    log.fatal({ err }, 'could not start')
+    await server.close()
+    return 1
+  }
+  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host
+  const base = `${shownHost}:${address.port}`
+  log.info({ port: address.port, host: config.host, healthPort: config.healthPort, wsPath: config.wsPath, storage: describeStorage(config.storage), version: VERSION }, 'listening')
+  if (process.stdout.isTTY === true) {
+    process.stdout.write(`
+  collabd ${VERSION} is running
+    Hocuspocus   ws://${base}${config.wsPath}
+    y-websocket  ws://${base}${config.wsPath}/<document>
+    Health       http://${base}/health${config.healthPort === null ? '' : ` and http://${shownHost}:${config.healthPort}/health`}
+    Storage      ${describeStorage(config.storage)}
+
+`)
+  }
+
+  return await new Promise<number>((resolve) => {
+    let stopping = false
+    const stop = (signal: string): void => {
+      if (stopping) {
+        log.warn({ signal }, 'second signal: exiting without waiting')
+        resolve(1)
+        return
+      }
+      stopping = true
+      log.info({ signal }, 'stopping')
+      server.close().then((result) => resolve(result.clean ? 0 : 1), (err: unknown) => {
+        log.error({ err }, 'shutdown failed')
+        resolve(1)
+      })
+    }
+    process.on('SIGTERM', () => stop('SIGTERM'))
+    process.on('SIGINT', () => stop('SIGINT'))
+  })
+}
+
+async function main (): Promise<number> {
+  let parsed
+  try {
+    parsed = parseArgs({
+      allowPositionals: true,
+      options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
+    })
+  } catch (err) {
+    process.stderr.write(`collabd: ${(err as Error).message}\n\n${help()}`)
+    return 1
+  }
+  const { values, positionals } = parsed
+  if (values.version === true) {
+    process.stdout.write(`${VERSION}\n`)
+    return 0
+  }
+  const command = positionals[0]
+  if (values.help === true || command === 'help' || command === undefined) {
+    process.stdout.write(help())
+    return command === undefined && values.help !== true ? 1 : 0
+  }
+  if (command === 'start') return await start()
+  process.stderr.write(`collabd: unknown command "${command}"\n\n${help()}`)
+  return 1
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`collabd: ${(err as Error)?.stack ?? String(err)}\n`)
+    process.exit(1)
+  },
+)

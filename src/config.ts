@@ -1,0 +1,190 @@
+/**
+ * Configuration: one validated, frozen object built at startup from the environment (and,
+ * for library users, from explicit overrides). Every setting has a default, a unit in its
+ * name, and an entry in `ENVIRONMENT` below, which is also the source of the README table,
+ * `.env.example` and `collabd --help` (a test keeps them in step).
+ *
+ * Nothing here reads `process.env` at import time.
+ */
+import * as path from 'node:path'
+import { z } from 'zod'
+import { ConfigError } from './errors.js'
+
+export type StorageConfig =
+  | { readonly kind: 'memory' }
+  | { readonly kind: 'sqlite', readonly path: string, readonly synchronous: 'full' | 'normal' }
+
+export type LogFormat = 'json' | 'pretty' | 'auto'
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+
+export interface Config {
+  readonly nodeEnv: string
+  readonly host: string
+  readonly port: number
+  /** A second port that serves only `/health`; null when unset. */
+  readonly healthPort: number | null
+  /** Base path of the WebSocket endpoint: `/ws` for Hocuspocus, `/ws/<document>` for y-websocket. */
+  readonly wsPath: string
+  readonly storage: StorageConfig
+  /** How long a document stays in memory after its last client left. */
+  readonly documentUnloadDelayMs: number
+  /** Compact a document once this many updates were appended since its last snapshot. */
+  readonly compactAfterUpdates: number
+  /** ... or once the appended updates add up to this many bytes. */
+  readonly compactAfterBytes: number
+  readonly heartbeatIntervalMs: number
+  readonly shutdownTimeoutMs: number
+  /** Largest WebSocket message accepted from a client; larger ones close the connection with 1009. */
+  readonly maxMessageBytes: number
+  readonly maxConnections: number
+  /** Documents one Hocuspocus socket may have open (or pending) at once. */
+  readonly maxDocumentsPerConnection: number
+  /** Messages a connection may send before its document is authorized, per socket. */
+  readonly maxQueuedMessagesBeforeAuth: number
+  readonly maxQueuedBytesBeforeAuth: number
+  /** A connection with no authorized document after this long is closed (4408). */
+  readonly authTimeoutMs: number
+  /** Accept unauthenticated read-write connections even with NODE_ENV=production. */
+  readonly allowAnonymous: boolean
+  readonly logLevel: LogLevel
+  readonly logFormat: LogFormat
+}
+
+interface Setting {
+  readonly name: string
+  readonly default: string
+  readonly doc: string
+}
+
+/**
+ * Every environment variable collabd reads, in the order the README lists them.
+ * `default` is the value used when the variable is unset ('' means "unset").
+ */
+export const ENVIRONMENT: readonly Setting[] = [
+  { name: 'PORT', default: '3001', doc: 'Port for WebSocket and HTTP.' },
+  { name: 'HOST', default: '0.0.0.0', doc: 'Interface to listen on. Use 127.0.0.1 behind a local reverse proxy.' },
+  { name: 'HEALTH_PORT', default: '', doc: 'Optional second port serving only GET /health (for load balancers and firewalls).' },
+  { name: 'WS_PATH', default: '/ws', doc: 'WebSocket base path: Hocuspocus connects to it, y-websocket to <WS_PATH>/<document>.' },
+  { name: 'DATABASE_URL', default: '', doc: 'Storage. Unset: SQLite at ./data/collabd.sqlite. `sqlite:<path>`: SQLite elsewhere. `memory:`: nothing is persisted.' },
+  { name: 'SQLITE_SYNCHRONOUS', default: 'full', doc: '`full` survives a killed process and a power loss. `normal` is faster but a power loss (not a crash) may lose the last acknowledged edits.' },
+  { name: 'DOCUMENT_UNLOAD_DELAY_MS', default: '30000', doc: 'How long a document stays in memory after its last client left; it is compacted when unloaded.' },
+  { name: 'COMPACT_AFTER_UPDATES', default: '1000', doc: 'Merge the update log into a snapshot once a document has this many logged updates.' },
+  { name: 'COMPACT_AFTER_BYTES', default: '4194304', doc: '... or once its logged updates add up to this many bytes.' },
+  { name: 'HEARTBEAT_INTERVAL_MS', default: '30000', doc: 'Ping interval. A connection that has not answered the previous ping is terminated.' },
+  { name: 'SHUTDOWN_TIMEOUT_MS', default: '10000', doc: 'On SIGTERM/SIGINT: time allowed to write pending updates, compact and close before exiting.' },
+  { name: 'MAX_MESSAGE_BYTES', default: '4194304', doc: 'Largest message a client may send; a larger one closes its connection with 1009.' },
+  { name: 'MAX_CONNECTIONS', default: '20000', doc: 'WebSocket connections accepted at once; more are refused with HTTP 503.' },
+  { name: 'MAX_DOCUMENTS_PER_CONNECTION', default: '100', doc: 'Documents one multiplexed Hocuspocus socket may open.' },
+  { name: 'MAX_QUEUED_MESSAGES_BEFORE_AUTH', default: '1000', doc: 'Messages a socket may send before its document is authorized; more close it.' },
+  { name: 'MAX_QUEUED_BYTES_BEFORE_AUTH', default: '4194304', doc: 'Bytes a socket may send before its document is authorized; more close it.' },
+  { name: 'AUTH_TIMEOUT_MS', default: '10000', doc: 'A connection that has no authorized document after this long is closed with 4408.' },
+  { name: 'ALLOW_ANONYMOUS', default: 'false', doc: 'With NODE_ENV=production, collabd refuses to start without authentication unless this is `true`.' },
+  { name: 'LOG_LEVEL', default: 'info', doc: 'fatal, error, warn, info, debug, trace or silent.' },
+  { name: 'LOG_FORMAT', default: 'auto', doc: '`json` (JSON lines), `pretty` (human-readable), or `auto`: pretty when stdout is a terminal.' },
+  { name: 'NODE_ENV', default: 'development', doc: '`production` turns on the production safety checks.' },
+]
+
+const DEFAULTS = Object.fromEntries(ENVIRONMENT.map((s) => [s.name, s.default])) as Record<string, string>
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.string().trim().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max))
+
+const bool = z.string().trim().toLowerCase().pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no']))
+  .transform((v) => v === 'true' || v === '1' || v === 'yes')
+
+const schema = z.object({
+  NODE_ENV: z.string().trim().min(1),
+  HOST: z.string().trim().min(1),
+  PORT: int(0, 65535),
+  HEALTH_PORT: z.union([z.literal(''), int(0, 65535)]),
+  WS_PATH: z.string().trim().regex(/^\/[^?#]*$/, 'must start with / and contain no ? or #'),
+  DATABASE_URL: z.string().trim(),
+  SQLITE_SYNCHRONOUS: z.string().trim().toLowerCase().pipe(z.enum(['full', 'normal'])),
+  DOCUMENT_UNLOAD_DELAY_MS: int(0),
+  COMPACT_AFTER_UPDATES: int(1),
+  COMPACT_AFTER_BYTES: int(1),
+  HEARTBEAT_INTERVAL_MS: int(100),
+  SHUTDOWN_TIMEOUT_MS: int(100),
+  MAX_MESSAGE_BYTES: int(1024),
+  MAX_CONNECTIONS: int(1),
+  MAX_DOCUMENTS_PER_CONNECTION: int(1),
+  MAX_QUEUED_MESSAGES_BEFORE_AUTH: int(1),
+  MAX_QUEUED_BYTES_BEFORE_AUTH: int(1024),
+  AUTH_TIMEOUT_MS: int(100),
+  ALLOW_ANONYMOUS: bool,
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  LOG_FORMAT: z.enum(['json', 'pretty', 'auto']),
+})
+
+/** The SQLite file used when DATABASE_URL is unset, relative to the working directory. */
+export const DEFAULT_SQLITE_PATH = path.join('data', 'collabd.sqlite')
+
+/**
+ * Parses DATABASE_URL. Exported for the CLI and tests.
+ * @throws {Error} with a message naming the accepted forms.
+ */
+export function parseStorageUrl (url: string, synchronous: 'full' | 'normal'): StorageConfig {
+  if (url === '') return { kind: 'sqlite', path: DEFAULT_SQLITE_PATH, synchronous }
+  if (url === 'memory:' || url === 'memory://') return { kind: 'memory' }
+  if (url.startsWith('sqlite:')) {
+    // Accept sqlite:path, sqlite://path and sqlite:///abs/path.
+    let file = url.slice('sqlite:'.length)
+    if (file.startsWith('//')) file = file.slice(2)
+    if (file === '' || file === '/') throw new Error('sqlite: needs a file path, e.g. sqlite:./data/collabd.sqlite')
+    return { kind: 'sqlite', path: file, synchronous }
+  }
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    throw new Error('PostgreSQL storage is not available in this version yet; use sqlite:<path> or leave DATABASE_URL unset')
+  }
+  throw new Error('must be unset, sqlite:<path> or memory:')
+}
+
+/**
+ * Builds the configuration from environment variables plus explicit overrides (which win).
+ * Collects every problem before failing, so a user fixes them all in one go.
+ * @throws {ConfigError}
+ */
+export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const raw: Record<string, string> = {}
+  for (const setting of ENVIRONMENT) {
+    const value = env[setting.name]
+    raw[setting.name] = value === undefined || value.trim() === '' ? DEFAULTS[setting.name]! : value
+  }
+  const parsed = schema.safeParse(raw)
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message} (got "${raw[String(issue.path[0])]}")`))
+  }
+  const e = parsed.data
+  let storage: StorageConfig
+  try {
+    storage = parseStorageUrl(e.DATABASE_URL, e.SQLITE_SYNCHRONOUS)
+  } catch (err) {
+    throw new ConfigError([`DATABASE_URL: ${(err as Error).message}`])
+  }
+  const config: Config = {
+    nodeEnv: e.NODE_ENV,
+    host: e.HOST,
+    port: e.PORT,
+    healthPort: e.HEALTH_PORT === '' ? null : e.HEALTH_PORT,
+    wsPath: e.WS_PATH.length > 1 ? e.WS_PATH.replace(/\/+$/, '') : e.WS_PATH,
+    storage,
+    documentUnloadDelayMs: e.DOCUMENT_UNLOAD_DELAY_MS,
+    compactAfterUpdates: e.COMPACT_AFTER_UPDATES,
+    compactAfterBytes: e.COMPACT_AFTER_BYTES,
+    heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_MS,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    maxMessageBytes: e.MAX_MESSAGE_BYTES,
+    maxConnections: e.MAX_CONNECTIONS,
+    maxDocumentsPerConnection: e.MAX_DOCUMENTS_PER_CONNECTION,
+    maxQueuedMessagesBeforeAuth: e.MAX_QUEUED_MESSAGES_BEFORE_AUTH,
+    maxQueuedBytesBeforeAuth: e.MAX_QUEUED_BYTES_BEFORE_AUTH,
+    authTimeoutMs: e.AUTH_TIMEOUT_MS,
+    allowAnonymous: e.ALLOW_ANONYMOUS,
+    logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
+    ...overrides,
+  }
+  return Object.freeze(config)
+}
+
+export const isProduction = (config: Config): boolean => config.nodeEnv === 'production'

@@ -1,0 +1,155 @@
+/**
+ * Group commit: every accepted update of every document goes into one queue, and one writer
+ * sends the queue to the store. Updates that arrive while a write is in flight go out together
+ * in the next write, so under load one fsync covers many updates.
+ *
+ * A target (a room) learns through `committed(seq)` which of its updates are durable, and only
+ * then acknowledges them to clients. When a write fails, nothing is acknowledged, nothing is
+ * dropped: the same entries are retried with backoff until the store is back.
+ */
+import type { Logger } from '../log.js'
+import type { AppendEntry, DocumentStore } from '../storage/types.js'
+
+export interface DurableTarget {
+  /** All updates of this target up to and including sequence number `seq` are durable. */
+  committed (seq: number): void
+}
+
+export interface DurabilityOptions {
+  /** Most entries one write takes. */
+  readonly maxBatchUpdates: number
+  /** Most bytes one write takes (a single larger update still goes alone). */
+  readonly maxBatchBytes: number
+  readonly retryMinMs: number
+  readonly retryMaxMs: number
+}
+
+export const DEFAULT_DURABILITY_OPTIONS: DurabilityOptions = {
+  maxBatchUpdates: 5000,
+  maxBatchBytes: 8 * 1024 * 1024,
+  retryMinMs: 50,
+  retryMaxMs: 5000,
+}
+
+export class Durability {
+  // Parallel arrays rather than one object per update: entries go to the store as they are.
+  private readonly entries: AppendEntry[] = []
+  private readonly targets: DurableTarget[] = []
+  private readonly seqs: number[] = []
+  private queuedBytes = 0
+  private writing = false
+  private scheduled = false
+  private retryMs = 0
+  private retryTimer: NodeJS.Timeout | null = null
+  private drainWaiters: Array<() => void> = []
+  private lastError: Error | null = null
+
+  constructor (
+    private readonly store: DocumentStore,
+    private readonly log: Logger,
+    private readonly options: DurabilityOptions = DEFAULT_DURABILITY_OPTIONS,
+  ) {}
+
+  /** Queues one update; `target.committed(seq)` follows once it is durable. */
+  append (target: DurableTarget, seq: number, document: string, update: Uint8Array, userId: string | null): void {
+    this.entries.push({ document, update, userId })
+    this.targets.push(target)
+    this.seqs.push(seq)
+    this.queuedBytes += update.length
+    if (!this.writing && !this.scheduled && this.retryTimer === null) {
+      this.scheduled = true
+      // setImmediate, not a microtask: every frame read in this turn of the event loop joins
+      // the first write.
+      setImmediate(this.flush)
+    }
+  }
+
+  /** Updates queued or in flight. */
+  get pendingUpdates (): number {
+    return this.entries.length
+  }
+
+  get pendingBytes (): number {
+    return this.queuedBytes
+  }
+
+  /** The error of the last failed write, null once a write succeeded again. */
+  get failure (): Error | null {
+    return this.lastError
+  }
+
+  /** Resolves once everything queued before or during the wait is durable. */
+  drain (): Promise<void> {
+    if (this.entries.length === 0 && !this.writing) return Promise.resolve()
+    return new Promise((resolve) => this.drainWaiters.push(resolve))
+  }
+
+  /** Stops retrying (at shutdown, after the deadline); queued entries stay unacknowledged. */
+  stop (): void {
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer)
+    this.retryTimer = null
+  }
+
+  private readonly flush = (): void => {
+    this.scheduled = false
+    if (this.writing || this.entries.length === 0) return
+    let count = 0
+    let bytes = 0
+    while (count < this.entries.length && count < this.options.maxBatchUpdates) {
+      const size = this.entries[count]!.update.length
+      if (count > 0 && bytes + size > this.options.maxBatchBytes) break
+      bytes += size
+      count++
+    }
+    this.writing = true
+    // New entries only ever go to the end, so the first `count` are still these on success.
+    const batch = this.entries.slice(0, count)
+    this.store.append(batch).then(
+      () => this.onWritten(count, bytes),
+      (err: unknown) => this.onFailed(err as Error, count),
+    )
+  }
+
+  private onWritten (count: number, bytes: number): void {
+    const targets = this.targets.splice(0, count)
+    const seqs = this.seqs.splice(0, count)
+    this.entries.splice(0, count)
+    this.queuedBytes -= bytes
+    this.writing = false
+    if (this.lastError !== null) {
+      this.log.info({ pendingUpdates: this.entries.length }, 'store writes recovered')
+      this.lastError = null
+    }
+    this.retryMs = 0
+    // Tell each target once, with its highest sequence number in this batch.
+    let last: DurableTarget | null = null
+    for (let i = 0; i < count; i++) {
+      const t = targets[i]!
+      if (t !== last && last !== null) last.committed(seqs[i - 1]!)
+      last = t
+    }
+    if (last !== null) last.committed(seqs[count - 1]!)
+    // (A target appearing in two runs of one batch gets two calls; committed() is monotonic.)
+    if (this.entries.length > 0) this.flush()
+    else this.resolveDrain()
+  }
+
+  private onFailed (err: Error, count: number): void {
+    this.writing = false
+    if (this.lastError === null) {
+      this.log.error({ err, pendingUpdates: this.entries.length, batch: count }, 'store write failed; updates stay queued and unacknowledged, retrying')
+    }
+    this.lastError = err
+    this.retryMs = Math.min(this.retryMs === 0 ? this.options.retryMinMs : this.retryMs * 2, this.options.retryMaxMs)
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null
+      this.flush()
+    }, this.retryMs)
+  }
+
+  private resolveDrain (): void {
+    const waiters = this.drainWaiters
+    this.drainWaiters = []
+    for (const w of waiters) w()
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * Which documents are in memory, and their lifecycle:
+ *
+ * - `join` loads a document on first use; concurrent first joins share one load. A document
+ *   whose stored bytes fail to decode is not loaded (CorruptDocumentError) and nothing is written
+ *   for it; the next join tries again.
+ * - When the last member leaves, the room stays for `unloadDelayMs`; a join in that window keeps
+ *   it. Then it waits until its updates are durable, compacts, and is dropped with nothing left
+ *   behind (no timer, listener or map entry). A join during an unload waits for the unload to
+ *   finish, then loads afresh from the store.
+ * - After each commit, a room whose log passed the thresholds is compacted (in the store; for
+ *   SQLite in its worker thread).
+ */
+import { EventEmitter } from 'node:events'
+import { CorruptDocumentError } from '../errors.js'
+import type { Logger } from '../log.js'
+import { buildDoc } from '../storage/snapshot.js'
+import type { DocumentStore } from '../storage/types.js'
+import type { Durability } from './durability.js'
+import { Room, type RoomHost, type RoomMember } from './room.js'
+
+export interface RegistryOptions {
+  readonly unloadDelayMs: number
+  readonly compactAfterUpdates: number
+  readonly compactAfterBytes: number
+}
+
+export interface RegistryEvents {
+  loaded: [{ name: string, ms: number, snapshotBytes: number, logUpdates: number }]
+  unloaded: [{ name: string }]
+}
+
+export class Registry extends EventEmitter<RegistryEvents> implements RoomHost {
+  private readonly rooms = new Map<string, Room>()
+  private readonly loading = new Map<string, Promise<Room>>()
+  private readonly unloading = new Map<string, Promise<void>>()
+  private readonly unloadTimers = new Map<string, NodeJS.Timeout>()
+  private readonly compacting = new Map<string, Promise<void>>()
+
+  constructor (
+    private readonly store: DocumentStore,
+    readonly durability: Durability,
+    private readonly log: Logger,
+    private readonly options: RegistryOptions,
+  ) {
+    super()
+  }
+
+  /** Documents in memory. */
+  get size (): number {
+    return this.rooms.size
+  }
+
+  /** The room if loaded. */
+  get (name: string): Room | undefined {
+    return this.rooms.get(name)
+  }
+
+  /** Names of loaded documents (a copy). */
+  names (): string[] {
+    return [...this.rooms.keys()]
+  }
+
+  /**
+   * Adds `member` to the document's room, loading it first if needed.
+   * @throws {CorruptDocumentError} when the stored document fails to decode.
+   * @throws {StoreUnavailableError} when the store cannot be read.
+   */
+  async join (name: string, member: RoomMember): Promise<Room> {
+    const room = this.rooms.get(name) ?? await this.load(name)
+    const timer = this.unloadTimers.get(name)
+    if (timer !== undefined) {
+      clearTimeout(timer)
+      this.unloadTimers.delete(name)
+    }
+    room.join(member)
+    return room
+  }
+
+  private load (name: string): Promise<Room> {
+    let loading = this.loading.get(name)
+    if (loading === undefined) {
+      loading = this.loadFromStore(name).finally(() => this.loading.delete(name))
+      this.loading.set(name, loading)
+    }
+    return loading
+  }
+
+  private async loadFromStore (name: string): Promise<Room> {
+    const unloading = this.unloading.get(name)
+    if (unloading !== undefined) await unloading
+    const start = performance.now()
+    const stored = await this.store.load(name)
+    let doc
+    try {
+      doc = buildDoc(name, stored)
+    } catch (err) {
+      if (err instanceof CorruptDocumentError) {
+        this.log.error({ document: name, detail: err.detail }, 'stored document failed to decode; refusing to load it (stored bytes left untouched)')
+      }
+      throw err
+    }
+    const logBytes = stored?.updates.reduce((n, u) => n + u.length, 0) ?? 0
+    const room = new Room(name, doc, this, { updates: stored?.updates.length ?? 0, bytes: logBytes })
+    this.rooms.set(name, room)
+    const ms = Math.round((performance.now() - start) * 100) / 100
+    const info = { name, ms, snapshotBytes: stored?.snapshot?.length ?? 0, logUpdates: stored?.updates.length ?? 0 }
+    this.log.info({ document: name, ms, snapshotBytes: info.snapshotBytes, logUpdates: info.logUpdates }, 'document loaded')
+    this.emit('loaded', info)
+    return room
+  }
+
+  roomEmptied (room: Room): void {
+    if (this.rooms.get(room.name) !== room || this.unloadTimers.has(room.name)) return
+    const timer = setTimeout(() => {
+      this.unloadTimers.delete(room.name)
+      void this.unload(room)
+    }, this.options.unloadDelayMs)
+    timer.unref()
+    this.unloadTimers.set(room.name, timer)
+  }
+
+  roomCommitted (room: Room): void {
+    if (this.rooms.get(room.name) !== room) return
+    if (room.logUpdates >= this.options.compactAfterUpdates || room.logBytes >= this.options.compactAfterBytes) {
+      void this.compact(room)
+    }
+  }
+
+  roomFailed (room: Room, err: Error): void {
+    this.log.warn({ document: room.name, err }, 'an update failed half-way; dropping the in-memory document without writing it, clients reconnect and it reloads from the store')
+    this.drop(room)
+    room.destroy()
+  }
+
+  /**
+   * Unloads every document now (shutdown): waits for its updates to be durable, compacts, frees.
+   * Members should have been closed first.
+   */
+  async unloadAll (): Promise<void> {
+    for (const timer of this.unloadTimers.values()) clearTimeout(timer)
+    this.unloadTimers.clear()
+    await Promise.all([...this.rooms.values()].map((room) => this.unload(room)))
+    await Promise.all([...this.unloading.values()])
+  }
+
+  private unload (room: Room): Promise<void> {
+    if (room.members.size > 0 || this.rooms.get(room.name) !== room) return Promise.resolve()
+    this.drop(room)
+    const unloading = (async () => {
+      await room.whenDurable()
+      if (room.logUpdates > 0 || this.compacting.has(room.name)) await this.compact(room, true)
+      room.destroy()
+      this.log.info({ document: room.name }, 'document unloaded')
+      this.emit('unloaded', { name: room.name })
+    })().finally(() => this.unloading.delete(room.name))
+    this.unloading.set(room.name, unloading)
+    return unloading
+  }
+
+  private drop (room: Room): void {
+    if (this.rooms.get(room.name) === room) this.rooms.delete(room.name)
+    const timer = this.unloadTimers.get(room.name)
+    if (timer !== undefined) clearTimeout(timer)
+    this.unloadTimers.delete(room.name)
+  }
+
+  /** Compacts the room's document. With `final`, waits for a running compaction and runs again. */
+  private async compact (room: Room, final = false): Promise<void> {
+    const running = this.compacting.get(room.name)
+    if (running !== undefined) {
+      if (!final) return
+      await running
+      if (room.logUpdates === 0) return
+    }
+    const compaction = this.runCompaction(room, final).finally(() => this.compacting.delete(room.name))
+    this.compacting.set(room.name, compaction)
+    await compaction
+  }
+
+  private async runCompaction (room: Room, final: boolean): Promise<void> {
+    const start = performance.now()
+    try {
+      const result = await this.store.compact(room.name)
+      room.logUpdates = Math.max(0, room.logUpdates - result.mergedUpdates)
+      room.logBytes = Math.max(0, room.logBytes - result.mergedBytes)
+      this.log.debug({ document: room.name, ...result, ms: Math.round(performance.now() - start), final }, 'document compacted')
+    } catch (err) {
+      if (err instanceof CorruptDocumentError) {
+        this.log.error({ document: room.name, detail: err.detail }, 'compaction found stored bytes that fail to decode; left them untouched')
+      } else {
+        this.log.warn({ document: room.name, err }, 'compaction failed; will retry after the next commit')
+      }
+    }
+  }
+
+  /** Sizes of every per-document table, for tests and diagnostics: all 0 when idle. */
+  internals (): { rooms: number, loading: number, unloading: number, unloadTimers: number, compacting: number } {
+    return { rooms: this.rooms.size, loading: this.loading.size, unloading: this.unloading.size, unloadTimers: this.unloadTimers.size, compacting: this.compacting.size }
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * A document in memory: its Y.Doc, its members (connections of either protocol, the room does
+ * not care which), their awareness states, and the bookkeeping that acknowledges an update only
+ * once it is durable.
+ *
+ * The path of one update, all synchronous: `applyUpdate` applies it to the Y.Doc inside a try,
+ * encodes one broadcast body and hands it to every other member, queues the bytes for the store
+ * (durability.ts), and records that the sender is owed an acknowledgement at this update's
+ * sequence number. When the store reports the sequence committed, the acknowledgements go out.
+ */
+import * as Y from 'yjs'
+import { InvalidUpdateError, CloseCode, type CloseCodeValue, ProtocolError } from '../errors.js'
+import { decodeAwarenessUpdate } from '../protocol/awareness.js'
+import { awarenessBody, updateBody } from '../protocol/messages.js'
+import { AwarenessStates } from './awareness-states.js'
+import type { Durability, DurableTarget } from './durability.js'
+
+/** One message body being sent to many members; each distinct frame is built once. */
+export class Broadcast {
+  /** The last frame built from `body` and the address it was built for (one-entry cache). */
+  address: string | null = null
+  frame: Uint8Array | null = null
+  constructor (readonly body: Uint8Array) {}
+}
+
+/** What a room needs from a connection (or a Hocuspocus session) that joined it. */
+export interface RoomMember {
+  /** For logs: `c12` or `c12:doc-name` for one document of a multiplexed socket. */
+  readonly id: string
+  readonly userId: string | null
+  /**
+   * Sends a message body (protocol/messages.ts). `broadcast` is set when the same body goes to
+   * many members, so a member that adds an address can share the framed copy.
+   */
+  sendBody (body: Uint8Array, broadcast: Broadcast | null): void
+  /** One update this member sent is now durable. */
+  acknowledge (): void
+  /** A server-to-client stateless message; members whose protocol has none ignore it. */
+  sendStateless (payload: string): void
+  /** The room is going away under this member: end its session with this code and reason. */
+  evict (code: CloseCodeValue, reason: string): void
+}
+
+/** What the room reports to its owner (the registry). */
+export interface RoomHost {
+  readonly durability: Durability
+  /** The last member left. */
+  roomEmptied (room: Room): void
+  /** Some of the room's updates became durable. */
+  roomCommitted (room: Room): void
+  /** An update left the in-memory doc in a state we cannot vouch for; drop the room. */
+  roomFailed (room: Room, err: Error): void
+}
+
+/** A Yjs update with no structs and no deletions (the V1 encoding of "nothing"). */
+const isEmptyUpdate = (u: Uint8Array): boolean => u.length === 2 && u[0] === 0 && u[1] === 0
+
+export class Room implements DurableTarget {
+  readonly members = new Set<RoomMember>()
+  readonly awareness = new AwarenessStates<RoomMember>()
+  /** Sequence number of the last update queued for the store, and of the last durable one. */
+  private appendedSeq = 0
+  private committedSeq = 0
+  /** Acknowledgements owed, in sequence order: member i is owed one once ackSeqs[i] is durable. */
+  private ackMembers: RoomMember[] = []
+  private ackSeqs: number[] = []
+  private ackHead = 0
+  private durableWaiters: Array<{ seq: number, resolve: () => void }> = []
+  /** Log rows since the last snapshot (queued or stored); the registry compacts past a threshold. */
+  logUpdates: number
+  logBytes: number
+  private lastTransaction: Y.Transaction | null = null
+  failed = false
+
+  constructor (
+    readonly name: string,
+    readonly doc: Y.Doc,
+    private readonly host: RoomHost,
+    stored: { updates: number, bytes: number },
+  ) {
+    this.logUpdates = stored.updates
+    this.logBytes = stored.bytes
+    doc.on('afterTransaction', (tr: Y.Transaction) => { this.lastTransaction = tr })
+  }
+
+  join (member: RoomMember): void {
+    this.members.add(member)
+    const states = this.awareness.encodeAll()
+    if (states !== null) member.sendBody(awarenessBody(states), null)
+  }
+
+  leave (member: RoomMember): void {
+    if (!this.members.delete(member)) return
+    const removal = this.awareness.removeOwner(member)
+    if (removal !== null) this.broadcast(awarenessBody(removal), null)
+    if (this.members.size === 0) this.host.roomEmptied(this)
+  }
+
+  /** The doc's state vector, for a sync step 1. */
+  stateVector (): Uint8Array {
+    return Y.encodeStateVector(this.doc)
+  }
+
+  /**
+   * What a client with `stateVector` is missing, for a sync step 2.
+   * @throws {ProtocolError} when the state vector is malformed.
+   */
+  diff (stateVector: Uint8Array): Uint8Array {
+    try {
+      return Y.encodeStateAsUpdate(this.doc, stateVector)
+    } catch (cause) {
+      throw new ProtocolError('malformed state vector', { cause })
+    }
+  }
+
+  /**
+   * Applies a client's update (sync step 2 or update), relays it to the other members, queues it
+   * for the store, and acknowledges it to `member` once durable.
+   * @throws {InvalidUpdateError} when Yjs cannot apply it. If the failed apply changed nothing,
+   *   the document is untouched and only the sender's connection ends. If it got half-way, the
+   *   room is dropped (host.roomFailed) without writing anything, and reloads from the store.
+   */
+  applyUpdate (member: RoomMember, update: Uint8Array): void {
+    if (isEmptyUpdate(update)) {
+      this.acknowledgeWhenDurable(member)
+      return
+    }
+    const store = this.doc.store
+    const pendingStructs = store.pendingStructs
+    const pendingDs = store.pendingDs
+    this.lastTransaction = null
+    try {
+      Y.applyUpdate(this.doc, update, member)
+    } catch (cause) {
+      const err = new InvalidUpdateError(this.name, cause)
+      if (transactionChanged(this.lastTransaction) || store.pendingStructs !== pendingStructs || store.pendingDs !== pendingDs) {
+        this.fail(err)
+      }
+      throw err
+    }
+    this.broadcast(updateBody(update), member)
+    const seq = ++this.appendedSeq
+    this.logUpdates++
+    this.logBytes += update.length
+    this.host.durability.append(this, seq, this.name, update, member.userId)
+    this.ackMembers.push(member)
+    this.ackSeqs.push(seq)
+  }
+
+  /** Whether `update` holds nothing the document does not already have (for read-only members). */
+  containsUpdate (update: Uint8Array): boolean {
+    try {
+      return Y.snapshotContainsUpdate(Y.snapshot(this.doc), update)
+    } catch (cause) {
+      throw new InvalidUpdateError(this.name, cause)
+    }
+  }
+
+  /** Acknowledges to `member` once everything queued so far is durable (no new row needed). */
+  acknowledgeWhenDurable (member: RoomMember): void {
+    if (this.committedSeq >= this.appendedSeq) {
+      member.acknowledge()
+      return
+    }
+    this.ackMembers.push(member)
+    this.ackSeqs.push(this.appendedSeq)
+  }
+
+  /**
+   * Applies a client's awareness update and relays it to every member, the sender included
+   * (the stock providers treat their own echoed state as a sign of life).
+   * @throws {ProtocolError} when malformed.
+   */
+  applyAwareness (member: RoomMember, update: Uint8Array): void {
+    const entries = decodeAwarenessUpdate(update)
+    if (this.awareness.apply(entries, member)) this.broadcast(awarenessBody(update), null)
+  }
+
+  /** Every present awareness state, for a query-awareness answer; null when there is none. */
+  awarenessStates (): Uint8Array | null {
+    return this.awareness.encodeAll()
+  }
+
+  broadcastStateless (payload: string): void {
+    for (const m of this.members) m.sendStateless(payload)
+  }
+
+  /** Sends `body` to every member except `except`. */
+  broadcast (body: Uint8Array, except: RoomMember | null): void {
+    if (this.members.size === 0 || (this.members.size === 1 && except !== null && this.members.has(except))) return
+    const b = new Broadcast(body)
+    for (const m of this.members) if (m !== except) m.sendBody(body, b)
+  }
+
+  /** Durability callback: updates up to `seq` are in the store. */
+  committed (seq: number): void {
+    if (seq <= this.committedSeq) return
+    this.committedSeq = seq
+    const members = this.ackMembers
+    const seqs = this.ackSeqs
+    let head = this.ackHead
+    while (head < seqs.length && seqs[head]! <= seq) {
+      members[head]!.acknowledge()
+      head++
+    }
+    if (head === seqs.length) {
+      members.length = 0
+      seqs.length = 0
+      head = 0
+    } else if (head > 1024 && head * 2 > seqs.length) {
+      this.ackMembers = members.slice(head)
+      this.ackSeqs = seqs.slice(head)
+      head = 0
+    }
+    this.ackHead = head
+    if (this.durableWaiters.length > 0) {
+      this.durableWaiters = this.durableWaiters.filter((w) => {
+        if (w.seq > seq) return true
+        w.resolve()
+        return false
+      })
+    }
+    this.host.roomCommitted(this)
+  }
+
+  /** Resolves once every update queued so far is durable. */
+  whenDurable (): Promise<void> {
+    if (this.committedSeq >= this.appendedSeq) return Promise.resolve()
+    const seq = this.appendedSeq
+    return new Promise((resolve) => this.durableWaiters.push({ seq, resolve }))
+  }
+
+  /** Ends every member's session (room failure, document deleted, unload on shutdown). */
+  evictAll (code: CloseCodeValue, reason: string): void {
+    for (const m of [...this.members]) {
+      this.members.delete(m)
+      m.evict(code, reason)
+    }
+  }
+
+  destroy (): void {
+    this.doc.destroy()
+  }
+
+  private fail (err: Error): void {
+    if (this.failed) return
+    this.failed = true
+    this.evictAll(CloseCode.resetConnection, 'document reset, reconnect')
+    this.host.roomFailed(this, err)
+  }
+}
+
+/** Did a (failed) transaction integrate anything? */
+function transactionChanged (tr: Y.Transaction | null): boolean {
+  if (tr === null) return false
+  if (tr.deleteSet.clients.size > 0) return true
+  if (tr.afterState.size !== tr.beforeState.size) return true
+  for (const [client, clock] of tr.afterState) if (tr.beforeState.get(client) !== clock) return true
+  return false
+}

@@ -1,0 +1,66 @@
+/**
+ * collabd as a library: `createServer()` gives the same server `collabd start` runs, to listen
+ * on its own port or to attach to an application's HTTP server.
+ *
+ *   import { createServer } from 'collabd'
+ *   const collab = createServer({ config: { port: 3001 } })
+ *   await collab.listen()
+ */
+import { allowAllAuthorizer, anonymousAuthenticator } from './auth/anonymous.js'
+import type { Authenticator, Authorizer } from './auth/types.js'
+import { isProduction, loadConfig, type Config } from './config.js'
+import { ConfigError } from './errors.js'
+import { createLogger, type Logger } from './log.js'
+import { createStore } from './storage/index.js'
+import type { DocumentStore } from './storage/types.js'
+import { CollabServer } from './server/server.js'
+
+export interface CollabdOptions {
+  /** Settings that win over the environment. */
+  readonly config?: Partial<Config>
+  /** Environment to read settings from; default process.env. */
+  readonly env?: NodeJS.ProcessEnv
+  /** Default: a pino logger configured by LOG_LEVEL/LOG_FORMAT. */
+  readonly logger?: Logger
+  /** Default: the store DATABASE_URL names. */
+  readonly store?: DocumentStore
+  /** Default: anonymous (refused with NODE_ENV=production unless ALLOW_ANONYMOUS=true). */
+  readonly authenticator?: Authenticator
+  readonly authorizer?: Authorizer
+}
+
+/**
+ * Creates a server. Nothing is opened until `listen()`, `attach()` or `start()`.
+ * @throws {ConfigError} on invalid settings, or anonymous access in production without ALLOW_ANONYMOUS.
+ */
+export function createServer (options: CollabdOptions = {}): CollabServer {
+  const config = loadConfig(options.env ?? process.env, options.config)
+  const log = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat })
+  const authenticator = options.authenticator ?? anonymousAuthenticator
+  if (authenticator === anonymousAuthenticator) {
+    if (isProduction(config) && !config.allowAnonymous) {
+      throw new ConfigError([
+        'NODE_ENV=production but no authentication is configured: anyone could read and write every document.',
+        'Configure an authenticator, or set ALLOW_ANONYMOUS=true to run without authentication on purpose.',
+      ])
+    }
+    log.warn('AUTHENTICATION IS OFF: anyone who can reach this server can read and write every document')
+  }
+  return new CollabServer({
+    config,
+    log,
+    store: options.store ?? createStore(config.storage),
+    authenticator,
+    authorizer: options.authorizer ?? allowAllAuthorizer,
+  })
+}
+
+export { CollabServer, type ShutdownResult } from './server/server.js'
+export type { ServerEvents, StatelessEvent, ConnectEvent, DisconnectEvent, DeniedEvent, Protocol } from './server/context.js'
+export { loadConfig, ENVIRONMENT, type Config, type StorageConfig } from './config.js'
+export { createLogger, type Logger } from './log.js'
+export { MemoryStore, SqliteStore, createStore } from './storage/index.js'
+export type { DocumentStore, StoredDocument, AppendEntry, CompactionResult, DocumentSummary, ListOptions, StoreHealth } from './storage/types.js'
+export type { Authenticator, Authorizer, Credentials, Principal, AuthResult, Access } from './auth/types.js'
+export { CollabdError, ProtocolError, InvalidUpdateError, CorruptDocumentError, StoreUnavailableError, ConfigError, CloseCode } from './errors.js'
+export type { HealthReport } from './http/health.js'

@@ -1,0 +1,36 @@
+/**
+ * Deciding whether a connection may open a document: name check, then authentication, then
+ * authorization. Runs once per connection (per document on a multiplexed Hocuspocus socket),
+ * before the document is loaded, so a refused client never causes a storage read.
+ */
+import type { Credentials, Principal } from '../auth/types.js'
+import { documentNameProblem } from '../documents/names.js'
+import { CloseCode, type CloseCodeValue } from '../errors.js'
+import type { ServerContext } from './context.js'
+
+export type Admission =
+  | { readonly ok: true, readonly principal: Principal, readonly readOnly: boolean }
+  /** `publicReason` may be shown to the client; `logReason` only goes to the log. */
+  | { readonly ok: false, readonly closeCode: CloseCodeValue, readonly publicReason: string, readonly logReason: string }
+
+export async function admit (ctx: ServerContext, credentials: Credentials, documentName: string): Promise<Admission> {
+  const problem = documentNameProblem(documentName)
+  if (problem !== null) return { ok: false, closeCode: CloseCode.policyViolation, publicReason: problem, logReason: problem }
+  let principal: Principal
+  try {
+    const result = await ctx.authenticator.authenticate(credentials)
+    if (!result.ok) return { ok: false, closeCode: CloseCode.unauthorized, publicReason: 'authentication failed', logReason: result.reason }
+    principal = result.principal
+  } catch (err) {
+    ctx.log.error({ err, document: documentName }, 'authenticator failed')
+    return { ok: false, closeCode: CloseCode.unauthorized, publicReason: 'authentication failed', logReason: 'authenticator error' }
+  }
+  try {
+    const access = await ctx.authorizer.authorize(principal, documentName)
+    if (access === 'none') return { ok: false, closeCode: CloseCode.forbidden, publicReason: 'access denied', logReason: 'no access to document' }
+    return { ok: true, principal, readOnly: access === 'read' }
+  } catch (err) {
+    ctx.log.error({ err, document: documentName }, 'authorizer failed; denying')
+    return { ok: false, closeCode: CloseCode.forbidden, publicReason: 'access denied', logReason: 'authorizer error' }
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * A connection speaking the Hocuspocus protocol: one socket carrying any number of documents,
+ * each addressed by name (or `name\0sessionId`). Each address is a session with its own
+ * lifecycle:
+ *
+ *   new --token--> admitting --admitted & joined--> open --Close / evict--> gone
+ *
+ * The provider sends its token, sync step 1 and awareness together without waiting, so until a
+ * session is open its other messages wait in a queue bounded per socket. Admission answers
+ * Authenticated (read-write or readonly) or PermissionDenied, and a denied session is forgotten
+ * (the socket stays open for the provider's other documents or a retry).
+ */
+import type { WebSocket } from 'ws'
+import type { Credentials } from '../auth/types.js'
+import { CloseCode, ProtocolError } from '../errors.js'
+import * as hp from '../protocol/hocuspocus.js'
+import { bytesEqual } from '../protocol/binary.js'
+import type { ServerContext } from './context.js'
+import { HocuspocusSession } from './hocuspocus-session.js'
+import { SocketConnection } from './socket-connection.js'
+
+export class HocuspocusConnection extends SocketConnection {
+  readonly protocol = 'hocuspocus' as const
+  private readonly sessions = new Map<string, HocuspocusSession>()
+  /** The session of the previous frame, to skip decoding its address again (one-entry cache). */
+  private lastSession: HocuspocusSession | null = null
+  /** Messages and bytes queued by all sessions not yet open (the per-socket budget). */
+  queuedMessages = 0
+  queuedBytes = 0
+  /** Whether to send application-level Ping frames: only 4.x providers understand them. */
+  private appPing = false
+  private authTimer: NodeJS.Timeout | null
+
+  constructor (ctx: ServerContext, ws: WebSocket, credentials: Credentials, onGone: (c: SocketConnection) => void) {
+    super(ctx, ws, credentials, onGone)
+    // A socket that never opens a document is closed, so idle unauthenticated sockets cannot pile up.
+    this.authTimer = setTimeout(() => {
+      this.authTimer = null
+      if (!this.hasOpenSession()) {
+        this.ctx.log.info({ connection: this.id }, 'no document authorized in time; closing connection')
+        this.close(CloseCode.timeout, 'authentication timeout')
+      }
+    }, ctx.config.authTimeoutMs)
+    this.authTimer.unref()
+  }
+
+  documentNames (): string[] {
+    return [...this.sessions.values()].map((s) => s.documentName)
+  }
+
+  protected onFrame (frame: Uint8Array): void {
+    const decoded = hp.decode(frame)
+    if (decoded.kind === 'ping') {
+      this.send(hp.PONG_FRAME)
+      return
+    }
+    if (decoded.kind === 'pong') return
+    const { address, message } = decoded
+    let session = this.lastSession
+    if (session === null || !bytesEqual(session.addressBytes, address)) {
+      session = this.sessions.get(hp.addressToString(address)) ?? null
+      if (session === null) {
+        if (message.kind === 'close') return // closing a document we do not have: nothing to do
+        session = this.openSession(hp.addressToString(address))
+      }
+      this.lastSession = session
+    }
+    session.receive(message, frame.length)
+  }
+
+  private openSession (address: string): HocuspocusSession {
+    if (this.sessions.size >= this.ctx.config.maxDocumentsPerConnection) {
+      throw new ProtocolError(`more than ${this.ctx.config.maxDocumentsPerConnection} documents on one connection`, { closeCode: CloseCode.policyViolation, publicReason: 'too many documents on one connection' })
+    }
+    const session = new HocuspocusSession(this, address)
+    this.sessions.set(address, session)
+    return session
+  }
+
+  /** A session ended (denied, closed by the client, evicted): forget it. */
+  sessionGone (session: HocuspocusSession): void {
+    if (this.sessions.get(session.address) === session) this.sessions.delete(session.address)
+    if (this.lastSession === session) this.lastSession = null
+  }
+
+  /** A session learned the provider's version from its token message. */
+  providerVersion (version: string | null): void {
+    if (version !== null && Number.parseInt(version, 10) >= 4) this.appPing = true
+  }
+
+  /** Counts a queued message against the socket's pre-authorization budget. @throws {ProtocolError} */
+  reserveQueue (bytes: number): void {
+    this.queuedMessages++
+    this.queuedBytes += bytes
+    if (this.queuedMessages > this.ctx.config.maxQueuedMessagesBeforeAuth || this.queuedBytes > this.ctx.config.maxQueuedBytesBeforeAuth) {
+      throw new ProtocolError('too many messages before the document was authorized', { closeCode: CloseCode.policyViolation, publicReason: 'too many messages before authorization' })
+    }
+  }
+
+  releaseQueue (messages: number, bytes: number): void {
+    this.queuedMessages -= messages
+    this.queuedBytes -= bytes
+  }
+
+  /** Closes one document of this socket (server side), leaving the others open. */
+  closeDocument (documentName: string, reason: string): void {
+    for (const session of [...this.sessions.values()]) {
+      if (session.documentName === documentName) session.closeByServer(reason)
+    }
+  }
+
+  override heartbeat (): boolean {
+    if (!super.heartbeat()) return false
+    // The provider closes a socket that received nothing for 30 s; a bare Ping keeps it (and
+    // providers with awareness disabled) alive, and it answers with a Pong.
+    if (this.appPing) this.send(hp.PING_FRAME)
+    return true
+  }
+
+  private hasOpenSession (): boolean {
+    for (const s of this.sessions.values()) if (s.isOpen) return true
+    return false
+  }
+
+  protected onClosed (code: number): void {
+    if (this.authTimer !== null) clearTimeout(this.authTimer)
+    this.authTimer = null
+    for (const session of [...this.sessions.values()]) session.socketClosed(code)
+    this.sessions.clear()
+    this.lastSession = null
+  }
+}

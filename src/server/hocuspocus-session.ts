@@ -1,0 +1,214 @@
+/**
+ * One document on a Hocuspocus socket (see hocuspocus-connection.ts for the lifecycle). Every
+ * frame it sends starts with its address, encoded once here; the acknowledgement frame is built
+ * once too, so acknowledging an update allocates nothing.
+ */
+import type { Room, RoomMember, Broadcast } from '../documents/room.js'
+import { CloseCode, CollabdError, type CloseCodeValue } from '../errors.js'
+import { concat, encodeUtf8 } from '../protocol/binary.js'
+import * as hp from '../protocol/hocuspocus.js'
+import { awarenessBody, syncStep1Body, syncStep2Body } from '../protocol/messages.js'
+import { admit } from './admission.js'
+import { emitSafely } from './events.js'
+import type { HocuspocusConnection } from './hocuspocus-connection.js'
+
+type State = 'new' | 'admitting' | 'open' | 'gone'
+
+export class HocuspocusSession implements RoomMember {
+  readonly id: string
+  readonly documentName: string
+  /** UTF-8 bytes of the address, compared against incoming frames without decoding them. */
+  readonly addressBytes: Uint8Array
+  private readonly prefix: Uint8Array
+  private readonly ackFrame: Uint8Array
+  private state: State = 'new'
+  private queue: hp.HocuspocusMessage[] = []
+  private queuedBytes = 0
+  private room: Room | null = null
+  userId: string | null = null
+  private readOnly = false
+
+  constructor (private readonly connection: HocuspocusConnection, readonly address: string) {
+    this.documentName = hp.parseAddress(address).documentName
+    this.id = `${connection.id}:${this.documentName}`
+    this.addressBytes = encodeUtf8(address)
+    this.prefix = hp.addressPrefix(address)
+    this.ackFrame = hp.syncStatus(this.prefix, true)
+  }
+
+  get isOpen (): boolean {
+    return this.state === 'open'
+  }
+
+  /** A message for this address. May throw a ProtocolError (closes the socket). */
+  receive (message: hp.HocuspocusMessage, bytes: number): void {
+    if (this.state === 'open') {
+      this.handle(message)
+      return
+    }
+    if (message.kind === 'auth' && this.state === 'new') {
+      this.state = 'admitting'
+      this.connection.providerVersion(message.providerVersion)
+      void this.admitAndJoin(message.token)
+      return
+    }
+    if (message.kind === 'close') {
+      this.end()
+      return
+    }
+    this.connection.reserveQueue(bytes)
+    this.queue.push(message)
+    this.queuedBytes += bytes
+  }
+
+  private async admitAndJoin (token: string): Promise<void> {
+    const ctx = this.connection.ctx
+    try {
+      const admission = await admit(ctx, { ...this.connection.credentials, hocuspocusToken: token }, this.documentName)
+      if (this.state !== 'admitting') return
+      if (!admission.ok) {
+        ctx.log.warn({ connection: this.connection.id, document: this.documentName, remoteAddress: this.connection.credentials.remoteAddress, reason: admission.logReason }, 'document refused')
+        emitSafely(ctx, 'denied', { connectionId: this.connection.id, protocol: 'hocuspocus', documentName: this.documentName, reason: admission.logReason })
+        this.connection.send(hp.permissionDenied(this.prefix, admission.publicReason))
+        this.end()
+        return
+      }
+      this.userId = admission.principal.userId
+      this.readOnly = admission.readOnly
+      let room: Room
+      try {
+        room = await ctx.registry.join(this.documentName, this)
+      } catch (err) {
+        const publicReason = err instanceof CollabdError ? err.publicReason : 'document unavailable'
+        ctx.log.warn({ connection: this.connection.id, document: this.documentName, err: (err as Error).message }, 'document could not be opened')
+        this.closeByServer(publicReason)
+        return
+      }
+      if (this.state !== 'admitting') {
+        room.leave(this)
+        return
+      }
+      this.room = room
+      this.state = 'open'
+      this.connection.send(hp.authenticated(this.prefix, this.readOnly ? 'readonly' : 'read-write'))
+      ctx.log.info({ connection: this.connection.id, document: this.documentName, protocol: 'hocuspocus', userId: this.userId, readOnly: this.readOnly }, 'connected')
+      emitSafely(ctx, 'connect', { connectionId: this.connection.id, protocol: 'hocuspocus', documentName: this.documentName, userId: this.userId, readOnly: this.readOnly })
+      const queued = this.queue
+      this.releaseQueue()
+      for (const message of queued) {
+        if (this.state !== 'open') break
+        this.handle(message)
+      }
+    } catch (err) {
+      this.connection.fail(err)
+    }
+  }
+
+  private handle (message: hp.HocuspocusMessage): void {
+    const room = this.room!
+    switch (message.kind) {
+      case 'sync-step-1':
+        // Answer with what the client lacks, then ask for what we lack: the provider's answer
+        // (its sync step 2) is acknowledged, which settles its initial `unsyncedChanges` of 1.
+        this.sendBody(syncStep2Body(room.diff(message.stateVector)), null)
+        this.sendBody(syncStep1Body(room.stateVector()), null)
+        break
+      case 'sync-step-2':
+        if (!this.readOnly) room.applyUpdate(this, message.update)
+        // A viewer's step 2 with nothing new is fine (acknowledged); real changes are refused.
+        else this.connection.send(hp.syncStatus(this.prefix, room.containsUpdate(message.update)))
+        break
+      case 'update':
+        if (!this.readOnly) room.applyUpdate(this, message.update)
+        else this.connection.send(hp.syncStatus(this.prefix, false))
+        break
+      case 'awareness':
+        room.applyAwareness(this, message.update)
+        break
+      case 'query-awareness': {
+        const states = room.awarenessStates()
+        if (states !== null) this.sendBody(awarenessBody(states), null)
+        break
+      }
+      case 'stateless':
+        emitSafely(this.connection.ctx, 'stateless', {
+          documentName: this.documentName,
+          connectionId: this.connection.id,
+          userId: this.userId,
+          payload: message.payload,
+          reply: (payload: string) => this.sendStateless(payload),
+        })
+        break
+      case 'close':
+        this.end()
+        break
+      case 'auth':
+        // The provider re-sends its token only after a reconnect; on an open session it is moot.
+        break
+    }
+  }
+
+  // RoomMember
+
+  sendBody (body: Uint8Array, broadcast: Broadcast | null): void {
+    if (broadcast === null) {
+      this.connection.send(concat(this.prefix, body))
+      return
+    }
+    if (broadcast.address !== this.address) {
+      broadcast.address = this.address
+      broadcast.frame = concat(this.prefix, body)
+    }
+    this.connection.send(broadcast.frame!)
+  }
+
+  acknowledge (): void {
+    if (this.state === 'open') this.connection.send(this.ackFrame)
+  }
+
+  sendStateless (payload: string): void {
+    if (this.state === 'open') this.connection.send(hp.stateless(this.prefix, payload))
+  }
+
+  evict (code: CloseCodeValue, reason: string): void {
+    this.room = null
+    // A reset must make the provider reconnect and sync again, which only a socket close does;
+    // anything else closes just this document.
+    if (code === CloseCode.resetConnection) this.connection.close(code, reason)
+    else this.closeByServer(reason)
+  }
+
+  /** Closes this document only: tells the provider, leaves the room, forgets the session. */
+  closeByServer (reason: string): void {
+    if (this.state === 'gone') return
+    this.connection.send(hp.close(this.prefix, reason))
+    this.end()
+  }
+
+  /** The socket closed under this session. */
+  socketClosed (code: number): void {
+    this.end(code)
+  }
+
+  private end (code?: number): void {
+    if (this.state === 'gone') return
+    const wasOpen = this.state === 'open'
+    this.state = 'gone'
+    this.releaseQueue()
+    const room = this.room
+    this.room = null
+    if (room !== null) room.leave(this)
+    this.connection.sessionGone(this)
+    if (wasOpen) {
+      const ctx = this.connection.ctx
+      ctx.log.info({ connection: this.connection.id, document: this.documentName, code }, 'disconnected')
+      emitSafely(ctx, 'disconnect', { connectionId: this.connection.id, protocol: 'hocuspocus', documentName: this.documentName })
+    }
+  }
+
+  private releaseQueue (): void {
+    this.connection.releaseQueue(this.queue.length, this.queuedBytes)
+    this.queue = []
+    this.queuedBytes = 0
+  }
+}

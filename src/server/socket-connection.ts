@@ -1,0 +1,135 @@
+/**
+ * What both protocol connections share: the ws listeners, liveness for the heartbeat, sending,
+ * and closing with a clear code and reason when something goes wrong.
+ *
+ * ws emits 'message' synchronously from its socket reader and does not catch listener errors,
+ * so a throw here would crash the process: every frame is handled inside one try, and any error
+ * ends only this connection.
+ */
+import type { WebSocket, RawData } from 'ws'
+import type { Credentials } from '../auth/types.js'
+import { CloseCode, CollabdError, ProtocolError, type CloseCodeValue } from '../errors.js'
+import type { Protocol, ServerContext } from './context.js'
+
+let lastConnectionId = 0
+
+/** Short, process-unique connection ids for logs: c1, c2, ... (base 36). */
+export const nextConnectionId = (): string => 'c' + (++lastConnectionId).toString(36)
+
+const OPEN = 1
+
+/** Close reasons are limited to 123 bytes (RFC 6455 section 5.5). */
+function closeReason (reason: string): string {
+  const bytes = Buffer.from(reason)
+  return bytes.length <= 123 ? reason : bytes.subarray(0, 120).toString('utf8').replace(/\uFFFD$/, '') + '...'
+}
+
+export abstract class SocketConnection {
+  readonly id = nextConnectionId()
+  abstract readonly protocol: Protocol
+  /** Set by any traffic from the client, cleared by each heartbeat. */
+  alive = true
+  /** Set as soon as we decide to close: input after that is ignored. */
+  protected closing = false
+  private closedHandled = false
+
+  constructor (
+    readonly ctx: ServerContext,
+    protected readonly ws: WebSocket,
+    readonly credentials: Credentials,
+    private readonly onGone: (connection: SocketConnection) => void,
+  ) {
+    ws.on('message', this.onMessage)
+    ws.on('pong', () => { this.alive = true })
+    ws.on('close', (code: number) => this.handleClose(code))
+    ws.on('error', (err: Error & { code?: string }) => {
+      // ws reports protocol violations (oversized frames: WS_ERR_UNSUPPORTED_MESSAGE_LENGTH,
+      // bad opcodes, ...) here and then closes the socket itself with the matching code.
+      this.ctx.log.warn({ connection: this.id, documents: this.documentNames(), code: err.code, err: err.message }, 'websocket error; closing connection')
+    })
+  }
+
+  /** Documents this connection has (or is opening), for logs. */
+  abstract documentNames (): string[]
+
+  /** Handles one binary frame. May throw: the error closes this connection. */
+  protected abstract onFrame (frame: Uint8Array): void
+
+  /** The socket is gone: leave rooms, drop queues. Called exactly once. */
+  protected abstract onClosed (code: number): void
+
+  /** Sends one frame if the socket is still open. */
+  send (frame: Uint8Array): void {
+    if (this.ws.readyState === OPEN) this.ws.send(frame)
+  }
+
+  /** Ends this connection because of `err`: logged at warn, the client gets the error's close code. */
+  fail (err: unknown): void {
+    if (this.closing) return
+    const e = err instanceof CollabdError ? err : new CollabdError('ERR_INTERNAL', (err as Error)?.message ?? String(err), { cause: err })
+    const cause = e.cause instanceof Error ? e.cause.message : undefined
+    if (e.closeCode === CloseCode.internalError && !(err instanceof CollabdError)) {
+      this.ctx.log.error({ connection: this.id, documents: this.documentNames(), err }, 'internal error; closing connection')
+    } else {
+      this.ctx.log.warn({ connection: this.id, documents: this.documentNames(), code: e.code, reason: e.message, cause }, 'closing connection')
+    }
+    this.close(e.closeCode, e.publicReason)
+  }
+
+  close (code: CloseCodeValue, reason: string): void {
+    if (this.closing) return
+    this.closing = true
+    this.ws.close(code, closeReason(reason))
+    // A paused socket (graceful shutdown) must read again to see the client's close frame;
+    // `closing` already makes us ignore anything else it sends.
+    this.ws.resume()
+  }
+
+  /** Drops the socket without a close handshake (dead peer, shutdown deadline). */
+  terminate (): void {
+    this.closing = true
+    this.ws.terminate()
+  }
+
+  /** Stops reading from the socket (graceful shutdown: no new updates while we drain). */
+  pause (): void {
+    this.ws.pause()
+  }
+
+  /**
+   * One heartbeat tick: terminates the connection if it stayed silent since the last tick,
+   * otherwise pings it. @returns false when terminated.
+   */
+  heartbeat (): boolean {
+    if (!this.alive) {
+      this.ctx.log.info({ connection: this.id, documents: this.documentNames() }, 'no pong since the last heartbeat; terminating connection')
+      this.terminate()
+      return false
+    }
+    this.alive = false
+    if (this.ws.readyState === OPEN) this.ws.ping()
+    return true
+  }
+
+  private readonly onMessage = (data: RawData, isBinary: boolean): void => {
+    this.alive = true
+    if (this.closing) return
+    try {
+      if (!isBinary) throw new ProtocolError('text frames are not part of the protocol', { closeCode: CloseCode.unsupportedData, publicReason: 'binary frames only' })
+      this.onFrame(data as Buffer)
+    } catch (err) {
+      this.fail(err)
+    }
+  }
+
+  private handleClose (code: number): void {
+    this.closing = true
+    if (this.closedHandled) return
+    this.closedHandled = true
+    try {
+      this.onClosed(code)
+    } finally {
+      this.onGone(this)
+    }
+  }
+}

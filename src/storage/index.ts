@@ -1,0 +1,24 @@
+/** Picks the DocumentStore named by the configuration. */
+import type { StorageConfig } from '../config.js'
+import { MemoryStore } from './memory.js'
+import { SqliteStore } from './sqlite.js'
+import type { DocumentStore } from './types.js'
+
+export function createStore (config: StorageConfig): DocumentStore {
+  switch (config.kind) {
+    case 'memory': return new MemoryStore()
+    case 'sqlite': return new SqliteStore({ path: config.path, synchronous: config.synchronous })
+  }
+}
+
+/** Where the store keeps its data, for the startup log line (never includes credentials). */
+export function describeStorage (config: StorageConfig): string {
+  switch (config.kind) {
+    case 'memory': return 'memory (nothing is persisted)'
+    case 'sqlite': return `sqlite ${config.path} (synchronous=${config.synchronous})`
+  }
+}
+
+export type * from './types.js'
+export { MemoryStore } from './memory.js'
+export { SqliteStore } from './sqlite.js'

@@ -1,0 +1,128 @@
+/**
+ * The default store: SQLite through better-sqlite3, every statement run in a worker thread
+ * (sqlite-worker.ts) so that commits, which wait for fsync, never block the event loop.
+ *
+ * This class is the main-thread side: it numbers requests, posts them, and settles promises as
+ * answers arrive. If the worker dies, in-flight requests fail with StoreUnavailableError and the
+ * next request starts a new worker.
+ */
+import { Worker } from 'node:worker_threads'
+import { CorruptDocumentError, StoreUnavailableError } from '../errors.js'
+import type { SqliteRequest, SqliteResponse, SqliteWorkerData, SerializedError } from './sqlite-worker.js'
+import type { AppendEntry, CompactionResult, DocumentStore, DocumentSummary, ListOptions, StoreHealth, StoredDocument } from './types.js'
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
+type Request = DistributiveOmit<SqliteRequest, 'id'>
+
+interface Pending {
+  resolve: (value: unknown) => void
+  reject: (err: Error) => void
+}
+
+export class SqliteStore implements DocumentStore {
+  readonly kind = 'sqlite'
+  private worker: Worker | null = null
+  private starting: Promise<Worker> | null = null
+  private readonly pending = new Map<number, Pending>()
+  private nextId = 1
+  private closed = false
+
+  constructor (private readonly options: SqliteWorkerData) {}
+
+  async open (): Promise<void> {
+    await this.ensureWorker()
+  }
+
+  async load (name: string): Promise<StoredDocument | null> {
+    return await this.request({ op: 'load', name }) as StoredDocument | null
+  }
+
+  async append (entries: readonly AppendEntry[]): Promise<void> {
+    if (entries.length === 0) return
+    await this.request({ op: 'append', entries: entries as AppendEntry[] })
+  }
+
+  async compact (name: string): Promise<CompactionResult> {
+    return await this.request({ op: 'compact', name }) as CompactionResult
+  }
+
+  async delete (name: string): Promise<boolean> {
+    return await this.request({ op: 'delete', name }) as boolean
+  }
+
+  async list (options: ListOptions = {}): Promise<DocumentSummary[]> {
+    return await this.request({ op: 'list', options }) as DocumentSummary[]
+  }
+
+  async health (): Promise<StoreHealth> {
+    const start = performance.now()
+    try {
+      await this.request({ op: 'ping' })
+      return { connected: true, latencyMs: Math.round((performance.now() - start) * 100) / 100 }
+    } catch {
+      return { connected: false, latencyMs: null, error: 'SQLite store unavailable' }
+    }
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    const worker = this.worker
+    if (worker === null) return
+    try {
+      await this.send(worker, { op: 'close' })
+    } finally {
+      await worker.terminate()
+      this.worker = null
+    }
+  }
+
+  private async request (req: Request): Promise<unknown> {
+    if (this.closed) throw new StoreUnavailableError('SQLite store is closed')
+    const worker = await this.ensureWorker()
+    return await this.send(worker, req)
+  }
+
+  private send (worker: Worker, req: Request): Promise<unknown> {
+    const id = this.nextId++
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject })
+      worker.postMessage({ ...req, id })
+    })
+  }
+
+  private ensureWorker (): Promise<Worker> {
+    if (this.worker !== null) return Promise.resolve(this.worker)
+    if (this.starting !== null) return this.starting
+    const workerData: SqliteWorkerData = { path: this.options.path, synchronous: this.options.synchronous }
+    const worker = new Worker(new URL('./sqlite-worker.js', import.meta.url), { workerData })
+    worker.on('message', (res: SqliteResponse) => {
+      const p = this.pending.get(res.id)
+      if (p === undefined) return
+      this.pending.delete(res.id)
+      if (res.ok) p.resolve(res.value)
+      else p.reject(deserialize(res.error))
+    })
+    const fail = (err: Error): void => {
+      if (this.worker === worker) this.worker = null
+      const error = new StoreUnavailableError('SQLite worker stopped', err)
+      for (const p of this.pending.values()) p.reject(error)
+      this.pending.clear()
+    }
+    worker.on('error', fail)
+    worker.on('exit', (code) => { if (!this.closed) fail(new Error(`worker exited with code ${code}`)) })
+    this.starting = this.send(worker, { op: 'open' }).then(
+      () => { this.worker = worker; this.starting = null; return worker },
+      async (err: unknown) => { this.starting = null; await worker.terminate(); throw err },
+    )
+    return this.starting
+  }
+}
+
+function deserialize (e: SerializedError): Error {
+  if (e.corrupt !== null) return new CorruptDocumentError(e.corrupt.documentName, e.corrupt.detail)
+  if (e.code !== null && e.code.startsWith('SQLITE_')) return new StoreUnavailableError(`SQLite: ${e.message} (${e.code})`)
+  const err = new Error(e.message)
+  err.name = e.name
+  return err
+}
