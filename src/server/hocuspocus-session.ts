@@ -9,8 +9,24 @@ import { concat, encodeUtf8 } from '../protocol/binary.js'
 import * as hp from '../protocol/hocuspocus.js'
 import { awarenessBody, syncStep1Body, syncStep2Body } from '../protocol/messages.js'
 import { admit } from './admission.js'
+import type { Credentials } from '../auth/types.js'
+import type { ServerContext } from './context.js'
 import { emitSafely } from './events.js'
-import type { HocuspocusConnection } from './hocuspocus-connection.js'
+
+/** What a session needs from its socket (implemented by HocuspocusConnection). */
+export interface SessionSocket {
+  readonly id: string
+  readonly ctx: ServerContext
+  readonly credentials: Credentials
+  send (frame: Uint8Array): void
+  close (code: CloseCodeValue, reason: string): void
+  /** Ends the whole socket because of `err`. */
+  fail (err: unknown): void
+  providerVersion (version: string | null): void
+  reserveQueue (bytes: number): void
+  releaseQueue (messages: number, bytes: number): void
+  sessionGone (session: HocuspocusSession): void
+}
 
 type State = 'new' | 'admitting' | 'open' | 'gone'
 
@@ -28,7 +44,7 @@ export class HocuspocusSession implements RoomMember {
   userId: string | null = null
   private readOnly = false
 
-  constructor (private readonly connection: HocuspocusConnection, readonly address: string) {
+  constructor (private readonly connection: SessionSocket, readonly address: string) {
     this.documentName = hp.parseAddress(address).documentName
     this.id = `${connection.id}:${this.documentName}`
     this.addressBytes = encodeUtf8(address)

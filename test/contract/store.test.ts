@@ -1,0 +1,185 @@
+/**
+ * One contract, every store. The PostgreSQL store joins this list when it exists.
+ */
+import Database from 'better-sqlite3'
+import * as path from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { CorruptDocumentError, MemoryStore, SqliteStore, type DocumentStore } from '../../dist/index.js'
+import { buildDoc } from '../../dist/storage/snapshot.js'
+import { tempDir } from '../helpers/server.js'
+
+interface Harness {
+  store: DocumentStore
+  /** A second store on the same data, as another instance would have (or the same store). */
+  other (): Promise<DocumentStore>
+  /** Overwrites a document's snapshot bytes behind the store's back. */
+  corruptSnapshot (name: string, bytes: Uint8Array): Promise<void>
+  readSnapshot (name: string): Promise<Uint8Array | null>
+  reopen (): Promise<DocumentStore>
+  cleanup (): Promise<void>
+}
+
+const factories: Record<string, () => Promise<Harness>> = {
+  memory: async () => {
+    const store = new MemoryStore()
+    await store.open()
+    const docs = (store as unknown as { documents: Map<string, { snapshot: Uint8Array | null }> }).documents
+    return {
+      store,
+      other: async () => store,
+      corruptSnapshot: async (name, bytes) => { docs.get(name)!.snapshot = bytes },
+      readSnapshot: async (name) => docs.get(name)?.snapshot ?? null,
+      reopen: async () => store,
+      cleanup: async () => { await store.close() },
+    }
+  },
+  sqlite: async () => {
+    const tmp = tempDir()
+    const file = path.join(tmp.dir, 'nested', 'store.sqlite')
+    const stores: DocumentStore[] = []
+    const make = async (): Promise<DocumentStore> => {
+      const s = new SqliteStore({ path: file, synchronous: 'full' })
+      await s.open()
+      stores.push(s)
+      return s
+    }
+    const store = await make()
+    const withDb = <T>(f: (db: Database.Database) => T): T => {
+      const db = new Database(file)
+      try { return f(db) } finally { db.close() }
+    }
+    return {
+      store,
+      other: make,
+      corruptSnapshot: async (name, bytes) => { withDb((db) => db.prepare('UPDATE yjs_document SET snapshot = ? WHERE name = ?').run(Buffer.from(bytes), name)) },
+      readSnapshot: async (name) => withDb((db) => (db.prepare('SELECT snapshot FROM yjs_document WHERE name = ?').get(name) as { snapshot: Buffer } | undefined)?.snapshot ?? null),
+      reopen: async () => { await store.close(); return await make() },
+      cleanup: async () => {
+        for (const s of stores) await s.close()
+        tmp.remove()
+      },
+    }
+  },
+}
+
+/** An update that inserts `s` at the end of text "t" of `doc`, captured as bytes. */
+function edit (doc: Y.Doc, s: string): Uint8Array {
+  let update: Uint8Array | null = null
+  const capture = (u: Uint8Array): void => { update = u }
+  doc.once('update', capture)
+  doc.getText('t').insert(doc.getText('t').length, s)
+  return update!
+}
+
+const content = (name: string, stored: Awaited<ReturnType<DocumentStore['load']>>): string => {
+  const doc = buildDoc(name, stored)
+  const s = doc.getText('t').toString()
+  doc.destroy()
+  return s
+}
+
+describe.each(Object.keys(factories))('%s store', (kind) => {
+  let h: Harness
+  beforeEach(async () => { h = await factories[kind]!() })
+  afterEach(async () => { await h.cleanup() })
+
+  it('returns null for a document it never saw', async () => {
+    expect(await h.store.load('nope')).toBeNull()
+  })
+
+  it('appends in order and loads the log back', async () => {
+    const src = new Y.Doc()
+    const updates = ['a', 'b', 'c'].map((s) => edit(src, s))
+    await h.store.append(updates.map((update) => ({ document: 'doc', update, userId: 'u1' })))
+    await h.store.append([{ document: 'doc', update: edit(src, 'd'), userId: null }])
+    const stored = await h.store.load('doc')
+    expect(stored?.snapshot).toBeNull()
+    expect(stored?.updates).toHaveLength(4)
+    expect(content('doc', stored)).toBe('abcd')
+  })
+
+  it('appends to several documents in one call', async () => {
+    const one = new Y.Doc()
+    const two = new Y.Doc()
+    await h.store.append([
+      { document: 'one', update: edit(one, '1'), userId: null },
+      { document: 'two', update: edit(two, '2'), userId: null },
+      { document: 'one', update: edit(one, '1'), userId: null },
+    ])
+    expect(content('one', await h.store.load('one'))).toBe('11')
+    expect(content('two', await h.store.load('two'))).toBe('2')
+  })
+
+  it('compacts into a snapshot, deleting the merged rows', async () => {
+    const src = new Y.Doc()
+    await h.store.append(Array.from({ length: 50 }, (_, i) => ({ document: 'doc', update: edit(src, String(i % 10)), userId: null })))
+    const result = await h.store.compact('doc')
+    expect(result.mergedUpdates).toBe(50)
+    expect(result.snapshotBytes).toBeGreaterThan(0)
+    const stored = await h.store.load('doc')
+    expect(stored?.updates).toHaveLength(0)
+    expect(stored?.snapshot).not.toBeNull()
+    expect(content('doc', stored)).toBe(src.getText('t').toString())
+    expect((await h.store.compact('doc')).mergedUpdates).toBe(0)
+    await h.store.append([{ document: 'doc', update: edit(src, '!'), userId: null }])
+    expect(content('doc', await h.store.load('doc'))).toBe(src.getText('t').toString())
+  })
+
+  it('loses nothing when another writer appends while compaction runs', async () => {
+    const other = await h.other()
+    const src = new Y.Doc()
+    const expected: string[] = []
+    for (let round = 0; round < 20; round++) {
+      const batch = Array.from({ length: 20 }, (_, i) => {
+        const s = String.fromCharCode(97 + ((round + i) % 26))
+        expected.push(s)
+        return { document: 'busy', update: edit(src, s), userId: null }
+      })
+      // The compaction and the other instance's append race; neither may lose the other's rows.
+      await Promise.all([h.store.compact('busy'), other.append(batch)])
+    }
+    await h.store.compact('busy')
+    expect(content('busy', await h.store.load('busy'))).toBe(expected.join(''))
+  })
+
+  it('refuses to compact a snapshot that fails to decode and leaves its bytes untouched', async () => {
+    const src = new Y.Doc()
+    await h.store.append([{ document: 'bad', update: edit(src, 'precious'), userId: null }])
+    await h.store.compact('bad')
+    await h.store.append([{ document: 'bad', update: edit(src, ' more'), userId: null }])
+    const snapshot = (await h.readSnapshot('bad'))!
+    const corrupted = Uint8Array.from(snapshot.subarray(0, Math.floor(snapshot.length / 2)))
+    await h.corruptSnapshot('bad', corrupted)
+    await expect(h.store.compact('bad')).rejects.toBeInstanceOf(CorruptDocumentError)
+    expect(Array.from((await h.readSnapshot('bad'))!)).toEqual(Array.from(corrupted))
+    const stored = await h.store.load('bad')
+    expect(stored?.updates).toHaveLength(1)
+    expect(() => buildDoc('bad', stored)).toThrow(CorruptDocumentError)
+  })
+
+  it('deletes a document and its log', async () => {
+    await h.store.append([{ document: 'gone', update: edit(new Y.Doc(), 'x'), userId: null }])
+    expect(await h.store.delete('gone')).toBe(true)
+    expect(await h.store.load('gone')).toBeNull()
+    expect(await h.store.delete('gone')).toBe(false)
+  })
+
+  it('lists documents by prefix, in pages', async () => {
+    for (const name of ['p/a', 'p/b', 'p/c', 'q/a']) await h.store.append([{ document: name, update: edit(new Y.Doc(), 'x'), userId: null }])
+    expect((await h.store.list({ prefix: 'p/' })).map((d) => d.name)).toEqual(['p/a', 'p/b', 'p/c'])
+    expect((await h.store.list({ prefix: 'p/', after: 'p/a', limit: 1 })).map((d) => d.name)).toEqual(['p/b'])
+    const [first] = await h.store.list({ prefix: 'q/' })
+    expect(first).toMatchObject({ name: 'q/a', logUpdates: 1, snapshotBytes: 0 })
+    expect(first!.updatedAt).toBeInstanceOf(Date)
+  })
+
+  it('reports health, and keeps data across a reopen', async () => {
+    const health = await h.store.health()
+    expect(health.connected).toBe(true)
+    expect(typeof health.latencyMs).toBe('number')
+    await h.store.append([{ document: 'kept', update: edit(new Y.Doc(), 'kept'), userId: null }])
+    const reopened = await h.reopen()
+    expect(content('kept', await reopened.load('kept'))).toBe('kept')
+  })
+})
