@@ -134,7 +134,7 @@ export class Room implements DurableTarget {
     } catch (cause) {
       const err = new InvalidUpdateError(this.name, cause)
       if (transactionChanged(this.lastTransaction) || store.pendingStructs !== pendingStructs || store.pendingDs !== pendingDs) {
-        this.fail(err)
+        this.fail(err, member)
       }
       throw err
     }
@@ -242,10 +242,15 @@ export class Room implements DurableTarget {
     this.doc.destroy()
   }
 
-  private fail (err: Error): void {
+  /** Drops the room: every member but the culprit (whose connection closes with the error) is reset. */
+  private fail (err: Error, culprit: RoomMember): void {
     if (this.failed) return
     this.failed = true
-    this.evictAll(CloseCode.resetConnection, 'document reset, reconnect')
+    for (const m of [...this.members]) {
+      if (m === culprit) continue
+      this.members.delete(m)
+      m.evict(CloseCode.resetConnection, 'document reset, reconnect')
+    }
     this.host.roomFailed(this, err)
   }
 }
