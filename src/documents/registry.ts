@@ -148,12 +148,16 @@ export class Registry extends EventEmitter<RegistryEvents> implements RoomHost {
     if (room.members.size > 0 || this.rooms.get(room.name) !== room) return Promise.resolve()
     this.drop(room)
     const unloading = (async () => {
-      await room.whenDurable()
-      if (room.logUpdates > 0 || this.compacting.has(room.name)) await this.compact(room, true)
-      room.destroy()
+      try {
+        await room.whenDurable()
+        if (room.logUpdates > 0 || this.compacting.has(room.name)) await this.compact(room, true)
+      } finally {
+        room.destroy()
+        this.unloading.delete(room.name)
+      }
       this.log.info({ document: room.name }, 'document unloaded')
       this.emit('unloaded', { name: room.name })
-    })().finally(() => this.unloading.delete(room.name))
+    })()
     this.unloading.set(room.name, unloading)
     return unloading
   }

@@ -40,10 +40,11 @@ export async function startServer (opts: TestServerOptions = {}): Promise<TestSe
     for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') logs.push(JSON.parse(line) as Record<string, unknown>)
   })
   const store = opts.store ?? new MemoryStore()
+  const level = opts.config?.logLevel ?? 'debug'
   const server = createServer({
     env: {},
-    config: { host: '127.0.0.1', port: 0, logLevel: 'debug', ...opts.config },
-    logger: createLogger({ level: 'debug', format: 'json', destination: stream }),
+    config: { host: '127.0.0.1', port: 0, ...opts.config, logLevel: level },
+    logger: createLogger({ level, format: 'json', destination: stream }),
     store,
     ...(opts.authenticator === undefined ? {} : { authenticator: opts.authenticator }),
     ...(opts.authorizer === undefined ? {} : { authorizer: opts.authorizer }),
