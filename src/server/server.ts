@@ -87,12 +87,6 @@ export class CollabServer extends EventEmitter<ServerEvents> {
       // ws accepts 100 MiB messages unless told otherwise.
       maxPayload: parts.config.maxMessageBytes,
       perMessageDeflate: false,
-      // Fairness: by default ws emits every message of a socket read synchronously, and libuv
-      // reads up to 32 chunks per poll, so one client bursting 20,000 updates held the event
-      // loop for ~600 ms and every other socket waited. Deferring each message to its own
-      // setImmediate interleaves sockets (others answered in <35 ms during such a burst, p50
-      // 1.5 ms) and lets TCP backpressure slow the burster to our pace.
-      allowSynchronousEvents: false,
     })
     this.route = createRouter(this.httpRoutes())
   }
