@@ -83,7 +83,8 @@ export interface ServerProcess {
 /** Spawns `collabd start` with PORT=0 and waits for its "listening" line. */
 export async function spawnServer (env: Record<string, string>, opts: { cwd?: string, timeoutMs?: number } = {}): Promise<ServerProcess> {
   const proc = spawn(process.execPath, [CLI, 'start'], {
-    cwd: opts.cwd ?? ROOT,
+    // Not the repository: a developer's .env there must not leak into tests.
+    cwd: opts.cwd ?? tmpdir(),
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', LOG_FORMAT: 'json', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

@@ -4,11 +4,12 @@
  */
 import Database from 'better-sqlite3'
 import { spawnSync } from 'node:child_process'
+import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { destroyClients, hocus, raw, synced, text, yws } from '../helpers/clients.js'
 import { editor, type Editor } from '../helpers/editors.js'
-import { CLI, ROOT, spawnServer, tempDir, type ServerProcess } from '../helpers/server.js'
+import { CLI, spawnServer, tempDir, type ServerProcess } from '../helpers/server.js'
 import { prng, sleep, waitFor } from '../helpers/wait.js'
 
 const running: ServerProcess[] = []
@@ -51,7 +52,10 @@ describe('collabd start', () => {
     h.doc.getText('t').insert(0, 'me too')
     await waitFor(() => h.provider.unsyncedChanges === 0, 'the hocuspocus edit to be acknowledged')
     await sleep(100) // let the y-websocket edit (which gets no acknowledgement) arrive
+    const watcher = await raw(`${first.url}/restart-me`)
     expect(await first.stop('SIGTERM')).toBe(0)
+    // 1012 "service restart": providers reconnect, to another instance if there is one.
+    expect(await watcher.closed).toEqual({ code: 1012, reason: 'server restarting' })
     destroyClients()
 
     const second = await start(env)
@@ -147,7 +151,7 @@ describe('collabd start', () => {
   })
 
   it('refuses to start in production without authentication, and says what to set', () => {
-    const r = spawnSync(process.execPath, [CLI, 'start'], { cwd: ROOT, env: { PATH: process.env.PATH, NODE_ENV: 'production', PORT: '0', DATABASE_URL: 'memory:' }, encoding: 'utf8', timeout: 10_000 })
+    const r = spawnSync(process.execPath, [CLI, 'start'], { cwd: tmpdir(), env: { PATH: process.env.PATH, NODE_ENV: 'production', PORT: '0', DATABASE_URL: 'memory:' }, encoding: 'utf8', timeout: 10_000 })
     expect(r.status).toBe(2)
     expect(r.stderr).toContain('ALLOW_ANONYMOUS=true')
   })
