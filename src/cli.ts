@@ -49,6 +49,15 @@ async function start (): Promise<number> {
     throw err
   }
   const log = createLogger({ level: config.logLevel, format: config.logFormat })
+  // A bug that escapes every handler leaves the process in an unknown state: log it and exit
+  // without touching the store. Everything acknowledged is already durable; clients reconnect
+  // and resend the rest.
+  const fatal = (kind: string) => (err: unknown): void => {
+    log.fatal({ err }, `${kind}; exiting`)
+    process.exit(1)
+  }
+  process.on('uncaughtException', fatal('uncaught exception'))
+  process.on('unhandledRejection', fatal('unhandled promise rejection'))
   let server
   try {
     server = createServer({ config, logger: log })

@@ -121,17 +121,25 @@ export class Durability {
       this.lastError = null
     }
     this.retryMs = 0
-    // Tell each target once, with its highest sequence number in this batch.
-    let last: DurableTarget | null = null
-    for (let i = 0; i < count; i++) {
-      const t = targets[i]!
-      if (t !== last && last !== null) last.committed(seqs[i - 1]!)
-      last = t
+    // Tell each target once per run, with its highest sequence number in the run. (A target
+    // appearing in two runs of one batch gets two calls; committed() is monotonic.)
+    let runStart = 0
+    for (let i = 1; i <= count; i++) {
+      if (i < count && targets[i] === targets[runStart]) continue
+      this.notify(targets[runStart]!, seqs[i - 1]!)
+      runStart = i
     }
-    if (last !== null) last.committed(seqs[count - 1]!)
-    // (A target appearing in two runs of one batch gets two calls; committed() is monotonic.)
     if (this.entries.length > 0) this.flush()
     else this.resolveDrain()
+  }
+
+  /** One target's failure to handle its commit must not keep the others from hearing of theirs. */
+  private notify (target: DurableTarget, seq: number): void {
+    try {
+      target.committed(seq)
+    } catch (err) {
+      this.log.error({ err }, 'handling a commit failed')
+    }
   }
 
   private onFailed (err: Error, count: number): void {

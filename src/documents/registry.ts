@@ -130,7 +130,12 @@ export class Registry extends EventEmitter<RegistryEvents> implements RoomHost {
   roomFailed (room: Room, err: Error): void {
     this.log.warn({ document: room.name, err }, 'an update failed half-way; dropping the in-memory document without writing it, clients reconnect and it reloads from the store')
     this.drop(room)
-    room.destroy()
+    // Updates accepted before the failure are still being written; a reload must see them.
+    const settling = room.whenDurable().finally(() => {
+      room.destroy()
+      this.unloading.delete(room.name)
+    })
+    this.unloading.set(room.name, settling)
   }
 
   /**

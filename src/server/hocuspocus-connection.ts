@@ -58,10 +58,11 @@ export class HocuspocusConnection extends SocketConnection {
     const { address, message } = decoded
     let session = this.lastSession
     if (session === null || !bytesEqual(session.addressBytes, address)) {
-      session = this.sessions.get(hp.addressToString(address)) ?? null
+      const name = hp.addressToString(address)
+      session = this.sessions.get(name) ?? null
       if (session === null) {
         if (message.kind === 'close') return // closing a document we do not have: nothing to do
-        session = this.openSession(hp.addressToString(address))
+        session = this.openSession(name)
       }
       this.lastSession = session
     }

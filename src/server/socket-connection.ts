@@ -56,6 +56,8 @@ export abstract class SocketConnection {
   private budgetTurn = -1
   /** Messages over budget, oldest first; null when none wait. */
   private backlog: Buffer[] | null = null
+  /** Reading stopped by `pause()` (shutdown); a drained backlog must not resume it. */
+  private paused = false
 
   constructor (
     readonly ctx: ServerContext,
@@ -117,6 +119,7 @@ export abstract class SocketConnection {
 
   /** Stops reading from the socket (graceful shutdown: no new updates while we drain). */
   pause (): void {
+    this.paused = true
     this.ws.pause()
   }
 
@@ -174,7 +177,7 @@ export abstract class SocketConnection {
     }
     if (this.closing || backlog.length === 0) {
       this.backlog = null
-      if (!this.closing) this.ws.resume()
+      if (!this.closing && !this.paused) this.ws.resume()
     } else {
       setImmediate(this.drainBacklog)
     }
