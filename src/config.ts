@@ -36,6 +36,12 @@ export interface Config {
   readonly shutdownTimeoutMs: number
   /** Largest WebSocket message accepted from a client; larger ones close the connection with 1009. */
   readonly maxMessageBytes: number
+  /** Bytes a connection may have waiting to be sent; a client that does not read is dropped past it. */
+  readonly maxBufferedBytes: number
+  /** Bytes of accepted updates not yet written to the store; past it, new updates are refused (1013). */
+  readonly maxPendingWriteBytes: number
+  /** Awareness client ids one connection may announce (normally one per document). */
+  readonly maxAwarenessClientsPerConnection: number
   readonly maxConnections: number
   /** Documents one Hocuspocus socket may have open (or pending) at once. */
   readonly maxDocumentsPerConnection: number
@@ -73,6 +79,9 @@ export const ENVIRONMENT: readonly Setting[] = [
   { name: 'HEARTBEAT_INTERVAL_MS', default: '30000', doc: 'Ping interval. A connection that has not answered the previous ping is terminated.' },
   { name: 'SHUTDOWN_TIMEOUT_MS', default: '10000', doc: 'On SIGTERM/SIGINT: time allowed to write pending updates, compact and close before exiting.' },
   { name: 'MAX_MESSAGE_BYTES', default: '4194304', doc: 'Largest message a client may send; a larger one closes its connection with 1009.' },
+  { name: 'MAX_BUFFERED_BYTES', default: '33554432', doc: 'Bytes waiting to be sent to one client. A client still above this after one heartbeat interval, or above four times this at once, is disconnected (it stopped reading).' },
+  { name: 'MAX_PENDING_WRITE_BYTES', default: '67108864', doc: 'Accepted updates not yet written to the store, in bytes; past this (a long store outage) new updates are refused with 1013 until it catches up.' },
+  { name: 'MAX_AWARENESS_CLIENTS_PER_CONNECTION', default: '16', doc: 'Awareness (presence) client ids one connection may announce per document.' },
   { name: 'MAX_CONNECTIONS', default: '20000', doc: 'WebSocket connections accepted at once; more are refused with HTTP 503.' },
   { name: 'MAX_DOCUMENTS_PER_CONNECTION', default: '100', doc: 'Documents one multiplexed Hocuspocus socket may open.' },
   { name: 'MAX_QUEUED_MESSAGES_BEFORE_AUTH', default: '1000', doc: 'Messages a socket may send before its document is authorized; more close it.' },
@@ -106,6 +115,9 @@ const schema = z.object({
   HEARTBEAT_INTERVAL_MS: int(100),
   SHUTDOWN_TIMEOUT_MS: int(100),
   MAX_MESSAGE_BYTES: int(1024),
+  MAX_BUFFERED_BYTES: int(65536),
+  MAX_PENDING_WRITE_BYTES: int(65536),
+  MAX_AWARENESS_CLIENTS_PER_CONNECTION: int(1),
   MAX_CONNECTIONS: int(1),
   MAX_DOCUMENTS_PER_CONNECTION: int(1),
   MAX_QUEUED_MESSAGES_BEFORE_AUTH: int(1),
@@ -174,6 +186,9 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: Par
     heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
+    maxBufferedBytes: e.MAX_BUFFERED_BYTES,
+    maxPendingWriteBytes: e.MAX_PENDING_WRITE_BYTES,
+    maxAwarenessClientsPerConnection: e.MAX_AWARENESS_CLIENTS_PER_CONNECTION,
     maxConnections: e.MAX_CONNECTIONS,
     maxDocumentsPerConnection: e.MAX_DOCUMENTS_PER_CONNECTION,
     maxQueuedMessagesBeforeAuth: e.MAX_QUEUED_MESSAGES_BEFORE_AUTH,

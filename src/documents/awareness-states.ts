@@ -3,58 +3,71 @@
  * rules of y-protocols/awareness but without its Awareness class: no Y.Doc, no JSON.parse
  * round-trip and no timers per document.
  *
- * Each state remembers the member that last set it, so when a member leaves, the states it
- * introduced are removed and the removal is broadcast (what y-websocket's server does with
- * `removeAwarenessStates`).
+ * Each state remembers the member that last set it. When a member leaves, the states it set
+ * are announced as removed and forgotten, so the table only ever holds states of present
+ * members, at most `maxPerMember` each (a connection normally has one).
  */
+import { CloseCode, ProtocolError } from '../errors.js'
 import { REMOVED_STATE, encodeAwarenessUpdate, type AwarenessEntry } from '../protocol/awareness.js'
 
 interface State<Owner> {
   clock: number
-  /** JSON text; REMOVED_STATE once the client is gone (the clock is kept to order late updates). */
+  /** JSON text; REMOVED_STATE when the client cleared its state (the clock orders late updates). */
   state: string
-  owner: Owner | null
+  owner: Owner
 }
 
 export class AwarenessStates<Owner> {
   private readonly states = new Map<number, State<Owner>>()
+  /** Client ids each member owns. */
+  private readonly owned = new Map<Owner, number>()
+
+  constructor (private readonly maxPerMember: number) {}
 
   /**
    * Applies decoded entries from `owner`.
    * @returns whether any entry was newer than the state we had (then the update is worth relaying).
+   * @throws {ProtocolError} when `owner` would own more than `maxPerMember` client ids.
    */
   apply (entries: readonly AwarenessEntry[], owner: Owner): boolean {
     let changed = false
     for (const e of entries) {
       const current = this.states.get(e.clientId)
+      if (current === undefined) {
+        // Removing a client we never saw changes nothing, and is not worth remembering.
+        if (e.state === REMOVED_STATE) continue
+        this.own(owner, 1)
+        this.states.set(e.clientId, { clock: e.clock, state: e.state, owner })
+        changed = true
+        continue
+      }
       // y-protocols' rule: a newer clock wins; at an equal clock, a removal wins over a state.
-      const newer = current === undefined || current.clock < e.clock ||
-        (current.clock === e.clock && e.state === REMOVED_STATE && current.state !== REMOVED_STATE)
+      const newer = current.clock < e.clock || (current.clock === e.clock && e.state === REMOVED_STATE && current.state !== REMOVED_STATE)
       if (!newer) continue
-      if (current === undefined) this.states.set(e.clientId, { clock: e.clock, state: e.state, owner })
-      else {
-        current.clock = e.clock
-        current.state = e.state
+      if (current.owner !== owner) {
+        this.own(owner, 1)
+        this.own(current.owner, -1)
         current.owner = owner
       }
+      current.clock = e.clock
+      current.state = e.state
       changed = true
     }
     return changed
   }
 
   /**
-   * Removes every present state last set by `owner`.
-   * @returns the awareness update announcing the removals, or null if `owner` had none.
+   * Forgets every state last set by `owner` (a member left).
+   * @returns the awareness update announcing the removals, or null if there was nothing to announce.
    */
   removeOwner (owner: Owner): Uint8Array | null {
+    if (!this.owned.has(owner)) return null
+    this.owned.delete(owner)
     let removed: AwarenessEntry[] | null = null
     for (const [clientId, s] of this.states) {
       if (s.owner !== owner) continue
-      s.owner = null
-      if (s.state === REMOVED_STATE) continue
-      s.clock++
-      s.state = REMOVED_STATE
-      ;(removed ??= []).push({ clientId, clock: s.clock, state: REMOVED_STATE })
+      this.states.delete(clientId)
+      if (s.state !== REMOVED_STATE) (removed ??= []).push({ clientId, clock: s.clock + 1, state: REMOVED_STATE })
     }
     return removed === null ? null : encodeAwarenessUpdate(removed)
   }
@@ -73,5 +86,19 @@ export class AwarenessStates<Owner> {
     let n = 0
     for (const s of this.states.values()) if (s.state !== REMOVED_STATE) n++
     return n
+  }
+
+  /** Entries held, present or removed (bounded by members x maxPerMember). */
+  get size (): number {
+    return this.states.size
+  }
+
+  private own (owner: Owner, delta: number): void {
+    const n = (this.owned.get(owner) ?? 0) + delta
+    if (n > this.maxPerMember) {
+      throw new ProtocolError(`more than ${this.maxPerMember} awareness clients on one connection`, { closeCode: CloseCode.policyViolation, publicReason: 'too many awareness clients' })
+    }
+    if (n <= 0) this.owned.delete(owner)
+    else this.owned.set(owner, n)
   }
 }

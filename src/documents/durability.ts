@@ -16,6 +16,8 @@ export interface DurableTarget {
 }
 
 export interface DurabilityOptions {
+  /** Queued bytes past which `overloaded` is true and rooms refuse new updates. */
+  readonly maxPendingBytes: number
   /** Most entries one write takes. */
   readonly maxBatchUpdates: number
   /** Most bytes one write takes (a single larger update still goes alone). */
@@ -25,6 +27,7 @@ export interface DurabilityOptions {
 }
 
 export const DEFAULT_DURABILITY_OPTIONS: DurabilityOptions = {
+  maxPendingBytes: 64 * 1024 * 1024,
   maxBatchUpdates: 5000,
   maxBatchBytes: 8 * 1024 * 1024,
   retryMinMs: 50,
@@ -43,6 +46,7 @@ export class Durability {
   private retryTimer: NodeJS.Timeout | null = null
   private drainWaiters: Array<() => void> = []
   private lastError: Error | null = null
+  private stopped = false
 
   constructor (
     private readonly store: DocumentStore,
@@ -56,7 +60,7 @@ export class Durability {
     this.targets.push(target)
     this.seqs.push(seq)
     this.queuedBytes += update.length
-    if (!this.writing && !this.scheduled && this.retryTimer === null) {
+    if (!this.writing && !this.scheduled && this.retryTimer === null && !this.stopped) {
       this.scheduled = true
       // setImmediate, not a microtask: every frame read in this turn of the event loop joins
       // the first write.
@@ -73,6 +77,14 @@ export class Durability {
     return this.queuedBytes
   }
 
+  /**
+   * True while more than `maxPendingBytes` wait to be written (the store is down or slow):
+   * rooms then refuse new updates rather than let memory grow until the process dies.
+   */
+  get overloaded (): boolean {
+    return this.queuedBytes > this.options.maxPendingBytes
+  }
+
   /** The error of the last failed write, null once a write succeeded again. */
   get failure (): Error | null {
     return this.lastError
@@ -84,15 +96,16 @@ export class Durability {
     return new Promise((resolve) => this.drainWaiters.push(resolve))
   }
 
-  /** Stops retrying (at shutdown, after the deadline); queued entries stay unacknowledged. */
+  /** Stops writing for good (shutdown, after the deadline); queued entries stay unacknowledged. */
   stop (): void {
+    this.stopped = true
     if (this.retryTimer !== null) clearTimeout(this.retryTimer)
     this.retryTimer = null
   }
 
   private readonly flush = (): void => {
     this.scheduled = false
-    if (this.writing || this.entries.length === 0) return
+    if (this.writing || this.entries.length === 0 || this.stopped) return
     let count = 0
     let bytes = 0
     while (count < this.entries.length && count < this.options.maxBatchUpdates) {
@@ -148,11 +161,13 @@ export class Durability {
       this.log.error({ err, pendingUpdates: this.entries.length, batch: count }, 'store write failed; updates stay queued and unacknowledged, retrying')
     }
     this.lastError = err
+    if (this.stopped) return
     this.retryMs = Math.min(this.retryMs === 0 ? this.options.retryMinMs : this.retryMs * 2, this.options.retryMaxMs)
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null
       this.flush()
     }, this.retryMs)
+    this.retryTimer.unref()
   }
 
   private resolveDrain (): void {

@@ -12,7 +12,7 @@
  *   SQLite in its worker thread).
  */
 import { EventEmitter } from 'node:events'
-import { CorruptDocumentError } from '../errors.js'
+import { CloseCode, CorruptDocumentError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { buildDoc } from '../storage/snapshot.js'
 import type { DocumentStore } from '../storage/types.js'
@@ -23,6 +23,7 @@ export interface RegistryOptions {
   readonly unloadDelayMs: number
   readonly compactAfterUpdates: number
   readonly compactAfterBytes: number
+  readonly maxAwarenessClientsPerMember: number
 }
 
 export interface RegistryEvents {
@@ -101,7 +102,7 @@ export class Registry extends EventEmitter<RegistryEvents> implements RoomHost {
       throw err
     }
     const logBytes = stored?.updates.reduce((n, u) => n + u.length, 0) ?? 0
-    const room = new Room(name, doc, this, { updates: stored?.updates.length ?? 0, bytes: logBytes })
+    const room = new Room(name, doc, this, { updates: stored?.updates.length ?? 0, bytes: logBytes }, this.options.maxAwarenessClientsPerMember)
     this.rooms.set(name, room)
     const ms = Math.round((performance.now() - start) * 100) / 100
     const info = { name, ms, snapshotBytes: stored?.snapshot?.length ?? 0, logUpdates: stored?.updates.length ?? 0 }
@@ -140,11 +141,12 @@ export class Registry extends EventEmitter<RegistryEvents> implements RoomHost {
 
   /**
    * Unloads every document now (shutdown): waits for its updates to be durable, compacts, frees.
-   * Members should have been closed first.
+   * Members still listed (their close events have not fired yet) are evicted first.
    */
   async unloadAll (): Promise<void> {
     for (const timer of this.unloadTimers.values()) clearTimeout(timer)
     this.unloadTimers.clear()
+    for (const room of this.rooms.values()) room.evictAll(CloseCode.serviceRestart, 'server restarting')
     await Promise.all([...this.rooms.values()].map((room) => this.unload(room)))
     await Promise.all([...this.unloading.values()])
   }

@@ -9,7 +9,7 @@
  * sequence number. When the store reports the sequence committed, the acknowledgements go out.
  */
 import * as Y from 'yjs'
-import { InvalidUpdateError, CloseCode, type CloseCodeValue, ProtocolError } from '../errors.js'
+import { InvalidUpdateError, CloseCode, type CloseCodeValue, ProtocolError, StoreUnavailableError } from '../errors.js'
 import { decodeAwarenessUpdate } from '../protocol/awareness.js'
 import { awarenessBody, updateBody } from '../protocol/messages.js'
 import { AwarenessStates } from './awareness-states.js'
@@ -57,7 +57,7 @@ const isEmptyUpdate = (u: Uint8Array): boolean => u.length === 2 && u[0] === 0 &
 
 export class Room implements DurableTarget {
   readonly members = new Set<RoomMember>()
-  readonly awareness = new AwarenessStates<RoomMember>()
+  readonly awareness: AwarenessStates<RoomMember>
   /** Sequence number of the last update queued for the store, and of the last durable one. */
   private appendedSeq = 0
   private committedSeq = 0
@@ -77,7 +77,9 @@ export class Room implements DurableTarget {
     readonly doc: Y.Doc,
     private readonly host: RoomHost,
     stored: { updates: number, bytes: number },
+    maxAwarenessClientsPerMember: number,
   ) {
+    this.awareness = new AwarenessStates<RoomMember>(maxAwarenessClientsPerMember)
     this.logUpdates = stored.updates
     this.logBytes = stored.bytes
     doc.on('afterTransaction', (tr: Y.Transaction) => { this.lastTransaction = tr })
@@ -125,17 +127,26 @@ export class Room implements DurableTarget {
       this.acknowledgeWhenDurable(member)
       return
     }
+    if (this.host.durability.overloaded) {
+      // Refused before it touches the document: the client keeps the edit and resends it.
+      throw new StoreUnavailableError('too many updates waiting for the store; refusing new ones until it catches up')
+    }
+    // What a failed apply may have changed: integrated structs (the transaction), or structs and
+    // deletions parked for missing dependencies. Yjs merges new pending structs into the existing
+    // object by replacing its `update`, so that is compared too.
     const store = this.doc.store
     const pendingStructs = store.pendingStructs
+    const pendingUpdate = pendingStructs?.update
     const pendingDs = store.pendingDs
     this.lastTransaction = null
     try {
       Y.applyUpdate(this.doc, update, member)
     } catch (cause) {
       const err = new InvalidUpdateError(this.name, cause)
-      if (transactionChanged(this.lastTransaction) || store.pendingStructs !== pendingStructs || store.pendingDs !== pendingDs) {
-        this.fail(err, member)
-      }
+      const touched = transactionChanged(this.lastTransaction) ||
+        store.pendingStructs !== pendingStructs || store.pendingStructs?.update !== pendingUpdate ||
+        store.pendingDs !== pendingDs
+      if (touched) this.fail(err, member)
       throw err
     }
     this.broadcast(updateBody(update), member)

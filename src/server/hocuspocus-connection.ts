@@ -12,12 +12,22 @@
  */
 import type { WebSocket } from 'ws'
 import type { Credentials } from '../auth/types.js'
+import { MAX_DOCUMENT_NAME_LENGTH } from '../documents/names.js'
 import { CloseCode, ProtocolError } from '../errors.js'
 import * as hp from '../protocol/hocuspocus.js'
 import { bytesEqual } from '../protocol/binary.js'
 import type { ServerContext } from './context.js'
 import { HocuspocusSession } from './hocuspocus-session.js'
 import { SocketConnection } from './socket-connection.js'
+
+/** Longest session id accepted after `name\0` (the provider's are about 11 characters). */
+const MAX_SESSION_ID_LENGTH = 128
+/** Longest address accepted, in characters and (worst case 4 bytes each) in UTF-8 bytes. */
+const MAX_ADDRESS_LENGTH = MAX_DOCUMENT_NAME_LENGTH + 1 + MAX_SESSION_ID_LENGTH
+const MAX_ADDRESS_BYTES = 4 * MAX_ADDRESS_LENGTH
+
+const addressTooLong = (): ProtocolError =>
+  new ProtocolError('document address too long', { closeCode: CloseCode.policyViolation, publicReason: 'document address too long' })
 
 export class HocuspocusConnection extends SocketConnection {
   readonly protocol = 'hocuspocus' as const
@@ -27,6 +37,12 @@ export class HocuspocusConnection extends SocketConnection {
   /** Messages and bytes queued by all sessions not yet open (the per-socket budget). */
   queuedMessages = 0
   queuedBytes = 0
+  /**
+   * Addresses the server closed (document unavailable). The provider stays attached after a
+   * Close and keeps sending; those messages are dropped here instead of queueing as a new session
+   * until the socket's budget runs out. A new token reopens the address. Bounded like sessions.
+   */
+  private readonly closedAddresses = new Set<string>()
   /** Whether to send application-level Ping frames: only 4.x providers understand them. */
   private appPing = false
   private authTimer: NodeJS.Timeout | null
@@ -58,10 +74,17 @@ export class HocuspocusConnection extends SocketConnection {
     const { address, message } = decoded
     let session = this.lastSession
     if (session === null || !bytesEqual(session.addressBytes, address)) {
+      // Every session keeps copies of its address and prefixes every frame with it: bound it
+      // before decoding or storing anything.
+      if (address.length > MAX_ADDRESS_BYTES) throw addressTooLong()
       const name = hp.addressToString(address)
       session = this.sessions.get(name) ?? null
       if (session === null) {
         if (message.kind === 'close') return // closing a document we do not have: nothing to do
+        if (this.closedAddresses.has(name)) {
+          if (message.kind !== 'auth') return
+          this.closedAddresses.delete(name)
+        }
         session = this.openSession(name)
       }
       this.lastSession = session
@@ -70,6 +93,8 @@ export class HocuspocusConnection extends SocketConnection {
   }
 
   private openSession (address: string): HocuspocusSession {
+    const sep = address.indexOf('\0')
+    if (address.length > MAX_ADDRESS_LENGTH || (sep !== -1 && address.length - sep - 1 > MAX_SESSION_ID_LENGTH)) throw addressTooLong()
     if (this.sessions.size >= this.ctx.config.maxDocumentsPerConnection) {
       throw new ProtocolError(`more than ${this.ctx.config.maxDocumentsPerConnection} documents on one connection`, { closeCode: CloseCode.policyViolation, publicReason: 'too many documents on one connection' })
     }
@@ -79,9 +104,15 @@ export class HocuspocusConnection extends SocketConnection {
   }
 
   /** A session ended (denied, closed by the client, evicted): forget it. */
-  sessionGone (session: HocuspocusSession): void {
+  sessionGone (session: HocuspocusSession, closedByServer: boolean): void {
     if (this.sessions.get(session.address) === session) this.sessions.delete(session.address)
     if (this.lastSession === session) this.lastSession = null
+    if (closedByServer) {
+      if (this.closedAddresses.size >= this.ctx.config.maxDocumentsPerConnection) {
+        this.closedAddresses.delete(this.closedAddresses.values().next().value!)
+      }
+      this.closedAddresses.add(session.address)
+    }
   }
 
   /** A session learned the provider's version from its token message. */

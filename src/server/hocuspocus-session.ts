@@ -25,7 +25,7 @@ export interface SessionSocket {
   providerVersion (version: string | null): void
   reserveQueue (bytes: number): void
   releaseQueue (messages: number, bytes: number): void
-  sessionGone (session: HocuspocusSession): void
+  sessionGone (session: HocuspocusSession, closedByServer: boolean): void
 }
 
 type State = 'new' | 'admitting' | 'open' | 'gone'
@@ -131,8 +131,10 @@ export class HocuspocusSession implements RoomMember {
         break
       case 'sync-step-2':
         if (!this.readOnly) room.applyUpdate(this, message.update)
-        // A viewer's step 2 with nothing new is fine (acknowledged); real changes are refused.
-        else this.connection.send(hp.syncStatus(this.prefix, room.containsUpdate(message.update)))
+        // A viewer's step 2 with nothing new is fine: acknowledged once what it matches is
+        // durable. Real changes are refused.
+        else if (room.containsUpdate(message.update)) room.acknowledgeWhenDurable(this)
+        else this.connection.send(hp.syncStatus(this.prefix, false))
         break
       case 'update':
         if (!this.readOnly) room.applyUpdate(this, message.update)
@@ -198,7 +200,7 @@ export class HocuspocusSession implements RoomMember {
   closeByServer (reason: string): void {
     if (this.state === 'gone') return
     this.connection.send(hp.close(this.prefix, reason))
-    this.end()
+    this.end(undefined, true)
   }
 
   /** The socket closed under this session. */
@@ -206,7 +208,7 @@ export class HocuspocusSession implements RoomMember {
     this.end(code)
   }
 
-  private end (code?: number): void {
+  private end (code?: number, closedByServer = false): void {
     if (this.state === 'gone') return
     const wasOpen = this.state === 'open'
     this.state = 'gone'
@@ -214,7 +216,7 @@ export class HocuspocusSession implements RoomMember {
     const room = this.room
     this.room = null
     if (room !== null) room.leave(this)
-    this.connection.sessionGone(this)
+    this.connection.sessionGone(this, closedByServer)
     if (wasOpen) {
       const ctx = this.connection.ctx
       ctx.log.info({ connection: this.connection.id, document: this.documentName, code }, 'disconnected')

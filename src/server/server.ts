@@ -14,7 +14,7 @@ import { WebSocketServer, type WebSocket } from 'ws'
 import { credentialsFromRequest } from '../auth/credentials.js'
 import type { Authenticator, Authorizer } from '../auth/types.js'
 import type { Config } from '../config.js'
-import { Durability } from '../documents/durability.js'
+import { DEFAULT_DURABILITY_OPTIONS, Durability } from '../documents/durability.js'
 import { Registry } from '../documents/registry.js'
 import { CloseCode } from '../errors.js'
 import { healthReport, type HealthReport } from '../http/health.js'
@@ -22,6 +22,7 @@ import { createRouter, notFound, sendJson, type HttpRoute } from '../http/routes
 import type { Logger } from '../log.js'
 import type { DocumentStore } from '../storage/types.js'
 import type { ServerContext, ServerEvents } from './context.js'
+import { emitSafely } from './events.js'
 import { startHeartbeat } from './heartbeat.js'
 import { HocuspocusConnection } from './hocuspocus-connection.js'
 import { routeUpgrade } from './routing.js'
@@ -65,14 +66,13 @@ export class CollabServer extends EventEmitter<ServerEvents> {
     this.config = parts.config
     this.log = parts.log
     this.store = parts.store
-    this.durability = new Durability(parts.store, parts.log)
+    this.durability = new Durability(parts.store, parts.log, { ...DEFAULT_DURABILITY_OPTIONS, maxPendingBytes: parts.config.maxPendingWriteBytes })
     this.registry = new Registry(parts.store, this.durability, parts.log, {
       unloadDelayMs: parts.config.documentUnloadDelayMs,
       compactAfterUpdates: parts.config.compactAfterUpdates,
       compactAfterBytes: parts.config.compactAfterBytes,
+      maxAwarenessClientsPerMember: parts.config.maxAwarenessClientsPerConnection,
     })
-    this.registry.on('loaded', (e) => this.emit('document-loaded', e))
-    this.registry.on('unloaded', (e) => this.emit('document-unloaded', e))
     this.ctx = {
       config: parts.config,
       log: parts.log,
@@ -81,6 +81,8 @@ export class CollabServer extends EventEmitter<ServerEvents> {
       authorizer: parts.authorizer,
       events: this,
     }
+    this.registry.on('loaded', (e) => emitSafely(this.ctx, 'document-loaded', e))
+    this.registry.on('unloaded', (e) => emitSafely(this.ctx, 'document-unloaded', e))
     this.wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -148,7 +150,24 @@ export class CollabServer extends EventEmitter<ServerEvents> {
    * @returns false when the path is not ours (the socket is untouched).
    */
   handleUpgrade (req: http.IncomingMessage, socket: Duplex, head: Buffer): boolean {
-    const url = new URL(req.url ?? '/', 'http://localhost')
+    try {
+      return this.upgrade(req, socket, head)
+    } catch (err) {
+      // Nothing a client sends may escape an 'upgrade' listener: that would end the process.
+      this.log.error({ err, path: (req.url ?? '').split('?', 1)[0] }, 'upgrade failed')
+      rejectUpgrade(socket, 500, 'Internal Server Error')
+      return true
+    }
+  }
+
+  private upgrade (req: http.IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    let url: URL
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost')
+    } catch {
+      rejectUpgrade(socket, 400, 'Bad Request')
+      return true
+    }
     const route = routeUpgrade(url.pathname, this.config.wsPath)
     if (route === null) return false
     if (route.protocol === 'invalid') {

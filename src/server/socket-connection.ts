@@ -58,6 +58,8 @@ export abstract class SocketConnection {
   private backlog: Buffer[] | null = null
   /** Reading stopped by `pause()` (shutdown); a drained backlog must not resume it. */
   private paused = false
+  /** When the send buffer went above maxBufferedBytes (ms since epoch); 0 when below. */
+  private overLimitSince = 0
 
   constructor (
     readonly ctx: ServerContext,
@@ -84,9 +86,30 @@ export abstract class SocketConnection {
   /** The socket is gone: leave rooms, drop queues. Called exactly once. */
   protected abstract onClosed (code: number): void
 
-  /** Sends one frame if the socket is still open. */
+  /**
+   * Sends one frame if the socket is still open.
+   *
+   * A client that stops reading makes its send buffer grow with every broadcast. Above
+   * maxBufferedBytes a clock starts; a client still above it one heartbeat interval later is
+   * dropped (it resyncs when it reconnects), and one above four times the limit at once. The
+   * grace lets a healthy client take in one large message, such as the first sync of a big
+   * document, without being mistaken for a stuck one.
+   */
   send (frame: Uint8Array): void {
-    if (this.ws.readyState === OPEN) this.ws.send(frame)
+    if (this.ws.readyState !== OPEN) return
+    this.ws.send(frame)
+    const buffered = this.ws.bufferedAmount
+    const limit = this.ctx.config.maxBufferedBytes
+    if (buffered <= limit) {
+      this.overLimitSince = 0
+      return
+    }
+    const now = Date.now()
+    if (this.overLimitSince === 0) this.overLimitSince = now
+    if ((buffered > 4 * limit || now - this.overLimitSince > this.ctx.config.heartbeatIntervalMs) && !this.closing) {
+      this.ctx.log.warn({ connection: this.id, documents: this.documentNames(), bufferedBytes: buffered }, 'client is not reading; dropping connection')
+      this.terminate()
+    }
   }
 
   /** Ends this connection because of `err`: logged at warn, the client gets the error's close code. */

@@ -3,6 +3,7 @@
  * connection, and leaves the document and everyone else untouched.
  */
 import * as encoding from 'lib0/encoding'
+import * as net from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { destroyClients, hocus, raw, synced, text, yws } from '../helpers/clients.js'
@@ -10,7 +11,7 @@ import { startServer, type TestServer } from '../helpers/server.js'
 import { waitFor } from '../helpers/wait.js'
 
 let t: TestServer
-beforeAll(async () => { t = await startServer({ config: { maxMessageBytes: 4096, authTimeoutMs: 300, maxQueuedMessagesBeforeAuth: 20, maxDocumentsPerConnection: 3 } }) })
+beforeAll(async () => { t = await startServer({ config: { maxMessageBytes: 4096, authTimeoutMs: 300, maxQueuedMessagesBeforeAuth: 20, maxDocumentsPerConnection: 3, maxAwarenessClientsPerConnection: 2 } }) })
 afterEach(() => destroyClients())
 afterAll(async () => { await t.close() })
 
@@ -133,6 +134,72 @@ describe('y-websocket connections', () => {
   })
 })
 
+describe('upgrade requests', () => {
+  it('answers a request target that is not a URL with 400 and keeps serving', async () => {
+    const response = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(t.port, '127.0.0.1', () => {
+        socket.write('GET http://[ HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
+      })
+      let data = ''
+      socket.on('data', (d) => { data += d.toString() })
+      socket.on('close', () => resolve(data))
+      socket.on('error', reject)
+    })
+    expect(response).toMatch(/^HTTP\/1.1 400/)
+    expect((await fetch(`${t.httpUrl}/health`)).status).toBe(200)
+  })
+})
+
+describe('awareness', () => {
+  const awarenessFrame = (clients: number[]): Uint8Array => {
+    const inner = encoding.createEncoder()
+    encoding.writeVarUint(inner, clients.length)
+    for (const id of clients) {
+      encoding.writeVarUint(inner, id)
+      encoding.writeVarUint(inner, 1)
+      encoding.writeVarString(inner, '{"u":1}')
+    }
+    const e = encoding.createEncoder()
+    encoding.writeVarUint(e, 1)
+    encoding.writeVarUint8Array(e, encoding.toUint8Array(inner))
+    return encoding.toUint8Array(e)
+  }
+
+  it('bounds the client ids one connection may announce, and forgets them when it leaves', async () => {
+    const w = await witness('aw-cap')
+    const states = t.server.registry.get(w.name)!.awareness
+    const before = states.size // the witness' own state
+    const ok = await raw(`${t.url}/${w.name}`)
+    ok.send(awarenessFrame([101, 102]))
+    await waitFor(() => states.presentCount === before + 2, 'two more states')
+    ok.close()
+    await waitFor(() => states.size === before, 'the leaver\'s states to be forgotten')
+    await expectClose(awarenessFrame([201, 202, 203]), `/${w.name}`, 1008, 'too many awareness clients')
+    await w.check()
+  })
+
+  it('does not remember removals of clients it never saw', async () => {
+    const w = await witness('aw-removal')
+    const before = t.server.registry.get(w.name)!.awareness.size
+    const c = await raw(`${t.url}/${w.name}`)
+    const inner = encoding.createEncoder()
+    encoding.writeVarUint(inner, 3)
+    for (const id of [901, 902, 903]) {
+      encoding.writeVarUint(inner, id)
+      encoding.writeVarUint(inner, 5)
+      encoding.writeVarString(inner, 'null')
+    }
+    const e = encoding.createEncoder()
+    encoding.writeVarUint(e, 1)
+    encoding.writeVarUint8Array(e, encoding.toUint8Array(inner))
+    c.send(encoding.toUint8Array(e))
+    c.send(Uint8Array.of(3)) // query awareness: answered after the removals were handled
+    // Two awareness frames: the states sent on joining, then the query-awareness answer.
+    await waitFor(() => c.frames.filter((f) => f[0] === 1).length >= 2, 'the query-awareness answer')
+    expect(t.server.registry.get(w.name)!.awareness.size).toBe(before)
+  })
+})
+
 describe('hocuspocus connections', () => {
   const tokenMessage = (address: string): Uint8Array => hpFrame(address, 2, 0, 'token', '4.8.0')
 
@@ -156,6 +223,49 @@ describe('hocuspocus connections', () => {
     const closed = await c.closed
     expect(closed).toEqual({ code: 1007, reason: 'update could not be applied' })
     await w.check()
+  })
+
+  it('refuses addresses longer than any document name and session id', async () => {
+    const c = await raw(t.url)
+    c.send(tokenMessage('doc\0' + 'x'.repeat(300)))
+    expect(await c.closed).toEqual({ code: 1008, reason: 'document address too long' })
+  })
+
+  it('drops what a provider keeps sending to a document the server closed, and keeps the socket', async () => {
+    // A log row Yjs cannot apply: the document refuses to load and is closed by the server.
+    await t.store.append([{ document: 'broken', update: Uint8Array.of(1, 1, 5, 0, 0x0f), userId: null }])
+    const c = await raw(t.url)
+    c.send(tokenMessage('broken'))
+    await waitFor(() => c.frames.some((f) => new TextDecoder().decode(f).includes('document unavailable')), 'the Close message')
+    // Far more than the socket's pre-authorization budget (20):
+    for (let i = 0; i < 60; i++) c.send(hpFrame('broken', 1, Uint8Array.of(0)))
+    c.send(tokenMessage('fine'))
+    await waitFor(() => c.frames.some((f) => new TextDecoder().decode(f).includes('read-write')), 'the other document to be authenticated')
+    expect(c.isClosed()).toBe(false)
+  })
+
+  it('resets the document when an update fails half-way into the structs waiting for dependencies', async () => {
+    const w = await witness('pending-reset')
+    const c = await raw(t.url)
+    c.send(tokenMessage(w.name))
+    await waitFor(() => c.frames.length > 0, 'Authenticated')
+    // x2 depends on x1, which is never sent: it waits in the document's pending structs.
+    const x = new Y.Doc()
+    x.getText('t').insert(0, 'A')
+    const sv = Y.encodeStateVector(x)
+    x.getText('t').insert(1, 'B')
+    c.send(hpFrame(w.name, 0, 2, Y.encodeStateAsUpdate(x, sv)))
+    await waitFor(() => t.server.registry.get(w.name)!.doc.store.pendingStructs !== null, 'the update to wait for its dependency')
+    // y2 also lacks its dependency; its delete set is cut off, so Yjs merges its structs into
+    // the pending ones and then throws.
+    const y = new Y.Doc()
+    y.getText('t').insert(0, 'C')
+    const svy = Y.encodeStateVector(y)
+    y.getText('t').insert(1, 'D')
+    const y2 = Y.encodeStateAsUpdate(y, svy)
+    c.send(hpFrame(w.name, 0, 2, y2.subarray(0, y2.length - 1)))
+    expect((await c.closed).code).toBe(1007)
+    await waitFor(() => t.logs.some((l) => l.document === w.name && l.msg?.toString().includes('failed half-way')), 'the room to be reset')
   })
 
   it('bounds the queue of messages sent before authorization', async () => {

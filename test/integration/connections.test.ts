@@ -74,6 +74,24 @@ describe('heartbeat', () => {
   })
 })
 
+describe('a client that stops reading', () => {
+  it('is dropped once MAX_BUFFERED_BYTES wait for it, and the others carry on', async () => {
+    t = await startServer({ config: { maxBufferedBytes: 1024 * 1024, heartbeatIntervalMs: 1000 } })
+    const stuck = await raw(`${t.url}/slow-reader`)
+    const reader = yws(t.url, 'slow-reader')
+    await synced(reader.provider)
+    stuck.ws.pause() // stops reading; the kernel buffers fill, then the server's
+    const writer = yws(t.url, 'slow-reader')
+    await synced(writer.provider)
+    const chunk = 'y'.repeat(200_000)
+    // Enough to fill the loopback socket buffers (a few MB) and then MAX_BUFFERED_BYTES.
+    for (let i = 0; i < 60; i++) writer.doc.getText('t').insert(0, chunk)
+    // The healthy reader takes in 12 MB too, but drains it within the grace.
+    await waitFor(() => t!.logs.some((l) => l.msg === 'client is not reading; dropping connection'), 'the stuck client to be dropped', 20_000)
+    await waitFor(() => text(reader.doc).length === 60 * chunk.length, 'the healthy reader to get everything', 20_000)
+  })
+})
+
 describe('HTTP on the WebSocket port', () => {
   it('serves /health in the seed\'s shape, 404 elsewhere, and the same health on HEALTH_PORT', async () => {
     const healthPort = await freePort()

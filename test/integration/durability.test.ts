@@ -4,6 +4,7 @@
  * appends are grouped; a failing store acknowledges nothing and loses nothing.
  */
 import { afterEach, describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
 import { MemoryStore } from '../../dist/index.js'
 import { destroyClients, hocus, synced, text } from '../helpers/clients.js'
 import { GatedStore } from '../helpers/gated-store.js'
@@ -83,5 +84,41 @@ describe('acknowledgement after commit', () => {
     const stored = await store.inner.load('failing')
     expect(stored?.updates).toHaveLength(10)
     expect((await fetch(`${t.httpUrl}/health`)).status).toBe(200)
+  })
+
+  it('refuses new updates with 1013 once too much waits for a failing store, and recovers', async () => {
+    const store = new GatedStore(new MemoryStore())
+    t = await startServer({ store, config: { maxPendingWriteBytes: 65536 } })
+    const writer = hocus(t.url, 'overload')
+    await synced(writer.provider)
+    await waitFor(() => writer.provider.unsyncedChanges === 0, 'the initial sync to settle')
+    const closes: number[] = []
+    writer.provider.on('close', ({ event }: { event: { code: number } }) => closes.push(event.code))
+    store.failAppends = new Error('database unreachable')
+    for (let i = 0; i < 20; i++) writer.doc.getText('t').insert(0, 'x'.repeat(5000))
+    await waitFor(() => closes.includes(1013), 'the writer to be told to try again later')
+    expect(t.server.durability.pendingBytes).toBeLessThan(65536 + 6000) // one update over, no more
+    store.failAppends = null
+    await waitFor(() => writer.provider.unsyncedChanges === 0, 'everything written and acknowledged after reconnecting', 20_000)
+    const stored = await store.inner.load('overload')
+    const check = new Y.Doc()
+    for (const u of stored!.updates) Y.applyUpdate(check, u)
+    expect(check.getText('t').length).toBe(100_000)
+  })
+
+  it('stops retrying writes once the server is closed', async () => {
+    const store = new GatedStore(new MemoryStore())
+    t = await startServer({ store, config: { shutdownTimeoutMs: 300 } })
+    const writer = hocus(t.url, 'retry-after-close')
+    await synced(writer.provider)
+    store.failAppends = new Error('still down')
+    writer.doc.getText('t').insert(0, 'never written')
+    await waitFor(() => store.appendCalls.length >= 2, 'retries')
+    const result = await t.server.close()
+    expect(result.clean).toBe(false)
+    const calls = store.appendCalls.length
+    await new Promise((resolve) => setTimeout(resolve, 600))
+    expect(store.appendCalls.length).toBe(calls)
+    t = null
   })
 })

@@ -59,6 +59,20 @@ describe('document lifecycle', () => {
     expect(text(b.doc)).toBe('x'.repeat(20))
   })
 
+  it('survives event listeners that throw', async () => {
+    t = await startServer({ config: { documentUnloadDelayMs: 50 } })
+    t.server.on('document-loaded', () => { throw new Error('listener bug') })
+    t.server.on('document-unloaded', () => { throw new Error('listener bug') })
+    t.server.on('connect', () => { throw new Error('listener bug') })
+    const a = yws(t.url, 'throwing-listeners')
+    await synced(a.provider)
+    a.doc.getText('t').insert(0, 'still works')
+    await waitFor(() => t!.server.registry.get('throwing-listeners')?.doc.getText('t').toString() === 'still works', 'the edit to arrive')
+    destroyClients()
+    await waitFor(() => idle(t!), 'the document to unload despite the listener')
+    expect(t.logs.filter((l) => l.msg === 'event listener threw')).toHaveLength(3)
+  })
+
   it('keeps the document when a client returns within the grace period', async () => {
     const store = new GatedStore(new MemoryStore())
     t = await startServer({ store, config: { documentUnloadDelayMs: 500 } })
