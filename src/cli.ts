@@ -25,6 +25,8 @@ Commands:
                    y-websocket: new WebsocketProvider('ws://host:3001/ws', 'doc-name', ydoc)
                    Hocuspocus:  new HocuspocusProvider({ url: 'ws://host:3001/ws', name: 'doc-name' })
                  Stops gracefully on SIGTERM/SIGINT (pending updates are written first).
+  bench          Measure a collabd server (or compare it with Hocuspocus and the y-websocket
+                 server): collabd bench --help
   help           Show this help.
 
 Options:
@@ -112,6 +114,11 @@ async function start (): Promise<number> {
 }
 
 async function main (): Promise<number> {
+  // `bench` has options of its own.
+  if (process.argv[2] === 'bench') {
+    const { benchMain } = await import('./bench/cli.js')
+    return await benchMain(process.argv.slice(3))
+  }
   let parsed
   try {
     parsed = parseArgs({
