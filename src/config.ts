@@ -32,6 +32,10 @@ export interface Config {
   readonly compactAfterUpdates: number
   /** ... or once the appended updates add up to this many bytes. */
   readonly compactAfterBytes: number
+  /** Least time between two relays of one document's updates (0: once per event-loop turn). */
+  readonly broadcastWindowMs: number
+  /** Least time between the starts of two store commits (0: as soon as the last one is done). */
+  readonly commitIntervalMs: number
   readonly heartbeatIntervalMs: number
   readonly shutdownTimeoutMs: number
   /** Largest WebSocket message accepted from a client; larger ones close the connection with 1009. */
@@ -76,6 +80,8 @@ export const ENVIRONMENT: readonly Setting[] = [
   { name: 'DOCUMENT_UNLOAD_DELAY_MS', default: '30000', doc: 'How long a document stays in memory after its last client left; it is compacted when unloaded.' },
   { name: 'COMPACT_AFTER_UPDATES', default: '1000', doc: 'Merge the update log into a snapshot once a document has this many logged updates.' },
   { name: 'COMPACT_AFTER_BYTES', default: '4194304', doc: '... or once its logged updates add up to this many bytes.' },
+  { name: 'BROADCAST_WINDOW_MS', default: '0', doc: 'Least time between two relays of one document\'s updates. 0 relays everything that arrived in one event-loop turn at the end of that turn; a few ms make a busy document send fewer, larger messages (less CPU) at up to that much added latency.' },
+  { name: 'COMMIT_INTERVAL_MS', default: '5', doc: 'Least time between the starts of two store commits. A few ms let one fsync cover more updates under load (less CPU) and delay acknowledgements, never relaying, by at most that much; 0 commits as soon as the previous commit is done.' },
   { name: 'HEARTBEAT_INTERVAL_MS', default: '30000', doc: 'Ping interval. A connection that has not answered the previous ping is terminated.' },
   { name: 'SHUTDOWN_TIMEOUT_MS', default: '10000', doc: 'On SIGTERM/SIGINT: time allowed to write pending updates, compact and close before exiting.' },
   { name: 'MAX_MESSAGE_BYTES', default: '4194304', doc: 'Largest message a client may send; a larger one closes its connection with 1009.' },
@@ -112,6 +118,8 @@ const schema = z.object({
   DOCUMENT_UNLOAD_DELAY_MS: int(0),
   COMPACT_AFTER_UPDATES: int(1),
   COMPACT_AFTER_BYTES: int(1),
+  BROADCAST_WINDOW_MS: int(0, 1000),
+  COMMIT_INTERVAL_MS: int(0, 1000),
   HEARTBEAT_INTERVAL_MS: int(100),
   SHUTDOWN_TIMEOUT_MS: int(100),
   MAX_MESSAGE_BYTES: int(1024),
@@ -183,6 +191,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: Par
     documentUnloadDelayMs: e.DOCUMENT_UNLOAD_DELAY_MS,
     compactAfterUpdates: e.COMPACT_AFTER_UPDATES,
     compactAfterBytes: e.COMPACT_AFTER_BYTES,
+    broadcastWindowMs: e.BROADCAST_WINDOW_MS,
+    commitIntervalMs: e.COMMIT_INTERVAL_MS,
     heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     maxMessageBytes: e.MAX_MESSAGE_BYTES,

@@ -24,6 +24,13 @@ export interface DurabilityOptions {
   readonly maxBatchBytes: number
   readonly retryMinMs: number
   readonly retryMaxMs: number
+  /**
+   * Least time from the start of one write to the start of the next. 0 writes as soon as the
+   * previous write is done. A few milliseconds let a busy server cover many updates with one
+   * commit (each commit is an fsync and a message to the SQLite worker), at the price of that
+   * much more acknowledgement delay; relaying updates to other clients never waits for it.
+   */
+  readonly commitIntervalMs: number
 }
 
 export const DEFAULT_DURABILITY_OPTIONS: DurabilityOptions = {
@@ -32,6 +39,7 @@ export const DEFAULT_DURABILITY_OPTIONS: DurabilityOptions = {
   maxBatchBytes: 8 * 1024 * 1024,
   retryMinMs: 50,
   retryMaxMs: 5000,
+  commitIntervalMs: 0,
 }
 
 export class Durability {
@@ -41,7 +49,11 @@ export class Durability {
   private readonly seqs: number[] = []
   private queuedBytes = 0
   private writing = false
+  /** A flush is scheduled (next turn, or `intervalTimer`). */
   private scheduled = false
+  private intervalTimer: NodeJS.Timeout | null = null
+  /** performance.now() when the last write started. */
+  private lastWriteAt = Number.NEGATIVE_INFINITY
   private retryMs = 0
   private retryTimer: NodeJS.Timeout | null = null
   private drainWaiters: Array<() => void> = []
@@ -60,12 +72,19 @@ export class Durability {
     this.targets.push(target)
     this.seqs.push(seq)
     this.queuedBytes += update.length
-    if (!this.writing && !this.scheduled && this.retryTimer === null && !this.stopped) {
-      this.scheduled = true
-      // setImmediate, not a microtask: every frame read in this turn of the event loop joins
-      // the first write.
-      setImmediate(this.flush)
+    if (!this.writing && !this.scheduled && this.retryTimer === null && !this.stopped) this.scheduleFlush()
+  }
+
+  private scheduleFlush (): void {
+    this.scheduled = true
+    const wait = this.lastWriteAt + this.options.commitIntervalMs - performance.now()
+    if (wait > 0) {
+      this.intervalTimer = setTimeout(this.flush, wait)
+      return
     }
+    // setImmediate, not a microtask: every frame read in this turn of the event loop joins the
+    // write.
+    setImmediate(this.flush)
   }
 
   /** Updates queued or in flight. */
@@ -101,11 +120,16 @@ export class Durability {
     this.stopped = true
     if (this.retryTimer !== null) clearTimeout(this.retryTimer)
     this.retryTimer = null
+    if (this.intervalTimer !== null) clearTimeout(this.intervalTimer)
+    this.intervalTimer = null
   }
 
   private readonly flush = (): void => {
     this.scheduled = false
+    if (this.intervalTimer !== null) clearTimeout(this.intervalTimer)
+    this.intervalTimer = null
     if (this.writing || this.entries.length === 0 || this.stopped) return
+    this.lastWriteAt = performance.now()
     let count = 0
     let bytes = 0
     while (count < this.entries.length && count < this.options.maxBatchUpdates) {
@@ -142,8 +166,8 @@ export class Durability {
       this.notify(targets[runStart]!, seqs[i - 1]!)
       runStart = i
     }
-    if (this.entries.length > 0) this.flush()
-    else this.resolveDrain()
+    if (this.entries.length === 0) this.resolveDrain()
+    else if (!this.scheduled) this.scheduleFlush()
   }
 
   /** One target's failure to handle its commit must not keep the others from hearing of theirs. */

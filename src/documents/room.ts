@@ -4,41 +4,52 @@
  * once it is durable.
  *
  * The path of one update, all synchronous: `applyUpdate` applies it to the Y.Doc inside a try,
- * encodes one broadcast body and hands it to every other member, queues the bytes for the store
- * (durability.ts), and records that the sender is owed an acknowledgement at this update's
- * sequence number. When the store reports the sequence committed, the acknowledgements go out.
+ * queues the bytes for the store (durability.ts), records that the sender is owed an
+ * acknowledgement at this update's sequence number, and puts it in the room's outbox. When the
+ * store reports the sequence committed, the acknowledgements go out.
+ *
+ * The outbox is relayed once per turn of the event loop (or sooner when it grows past a bound):
+ * every update that arrived in one socket read goes to each other member as one write, merged
+ * into one update when many members share it. Relaying each update on its own cost a syscall per
+ * update per member, which is most of a server's CPU when one writer bursts to many readers.
+ * The latency this adds is the rest of the current turn, not a timer.
  */
 import * as Y from 'yjs'
 import { InvalidUpdateError, CloseCode, type CloseCodeValue, ProtocolError, StoreUnavailableError } from '../errors.js'
 import { decodeAwarenessUpdate } from '../protocol/awareness.js'
 import { awarenessBody, updateBody } from '../protocol/messages.js'
 import { AwarenessStates } from './awareness-states.js'
+import { Broadcast } from './broadcast.js'
 import type { Durability, DurableTarget } from './durability.js'
 
-/** One message body being sent to many members; each distinct frame is built once. */
-export class Broadcast {
-  /** The last frame built from `body` and the address it was built for (one-entry cache). */
-  address: string | null = null
-  frame: Uint8Array | null = null
-  constructor (readonly body: Uint8Array) {}
-}
+export { Broadcast }
 
 /** What a room needs from a connection (or a Hocuspocus session) that joined it. */
 export interface RoomMember {
   /** For logs: `c12` or `c12:doc-name` for one document of a multiplexed socket. */
   readonly id: string
   readonly userId: string | null
-  /**
-   * Sends a message body (protocol/messages.ts). `broadcast` is set when the same body goes to
-   * many members, so a member that adds an address can share the framed copy.
-   */
-  sendBody (body: Uint8Array, broadcast: Broadcast | null): void
-  /** One update this member sent is now durable. */
-  acknowledge (): void
+  /** Sends one message body (protocol/messages.ts) to this member only. */
+  sendMessage (body: Uint8Array): void
+  /** Sends a broadcast's bodies in order, sharing their wire bytes with the other members. */
+  sendBroadcast (broadcast: Broadcast): void
+  /** `count` more updates this member sent are now durable. */
+  acknowledge (count: number): void
   /** A server-to-client stateless message; members whose protocol has none ignore it. */
   sendStateless (payload: string): void
   /** The room is going away under this member: end its session with this code and reason. */
   evict (code: CloseCodeValue, reason: string): void
+}
+
+export interface RoomOptions {
+  /** Most awareness client ids one member may hold. */
+  readonly maxAwarenessClientsPerMember: number
+  /**
+   * 0 relays the outbox at the end of every turn of the event loop. Above 0, a room that relayed
+   * less than this many milliseconds ago waits until then: a busy room sends fewer, larger
+   * messages (each send is a syscall per member), and each update waits at most this long.
+   */
+  readonly broadcastWindowMs: number
 }
 
 /** What the room reports to its owner (the registry). */
@@ -55,6 +66,29 @@ export interface RoomHost {
 /** A Yjs update with no structs and no deletions (the V1 encoding of "nothing"). */
 const isEmptyUpdate = (u: Uint8Array): boolean => u.length === 2 && u[0] === 0 && u[1] === 0
 
+/**
+ * Bounds on one room's outbox: past either, it is relayed at once instead of at the end of the
+ * turn, so no batch grows without limit (merging is linear only for modest batches: 20,000
+ * updates merged at once took 9 s).
+ */
+const OUTBOX_MAX_UPDATES = 256
+const OUTBOX_MAX_BYTES = 1024 * 1024
+/**
+ * Merging a batch into one update costs about 10 µs per update, once; sending it saves a frame per
+ * update per recipient. Below this many recipients the frames are cheaper.
+ */
+const MERGE_MIN_RECIPIENTS = 4
+
+/** Rooms with updates waiting in their outbox, relayed together at the end of the turn. */
+let roomsToFlush: Room[] = []
+let flushScheduled = false
+function flushRooms (): void {
+  flushScheduled = false
+  const rooms = roomsToFlush
+  roomsToFlush = []
+  for (const room of rooms) room.flushOutbox()
+}
+
 export class Room implements DurableTarget {
   readonly members = new Set<RoomMember>()
   readonly awareness: AwarenessStates<RoomMember>
@@ -70,6 +104,14 @@ export class Room implements DurableTarget {
   logUpdates: number
   logBytes: number
   private lastTransaction: Y.Transaction | null = null
+  /** Updates applied but not yet relayed, and who sent each. */
+  private outbox: Uint8Array[] = []
+  private outboxOrigins: RoomMember[] = []
+  private outboxBytes = 0
+  /** performance.now() of the last relay, and the timer of the next one inside the window. */
+  private lastFlushAt = Number.NEGATIVE_INFINITY
+  private flushTimer: NodeJS.Timeout | null = null
+  private readonly broadcastWindowMs: number
   failed = false
 
   constructor (
@@ -77,9 +119,10 @@ export class Room implements DurableTarget {
     readonly doc: Y.Doc,
     private readonly host: RoomHost,
     stored: { updates: number, bytes: number },
-    maxAwarenessClientsPerMember: number,
+    options: RoomOptions,
   ) {
-    this.awareness = new AwarenessStates<RoomMember>(maxAwarenessClientsPerMember)
+    this.awareness = new AwarenessStates<RoomMember>(options.maxAwarenessClientsPerMember)
+    this.broadcastWindowMs = options.broadcastWindowMs
     this.logUpdates = stored.updates
     this.logBytes = stored.bytes
     doc.on('afterTransaction', (tr: Y.Transaction) => { this.lastTransaction = tr })
@@ -88,13 +131,13 @@ export class Room implements DurableTarget {
   join (member: RoomMember): void {
     this.members.add(member)
     const states = this.awareness.encodeAll()
-    if (states !== null) member.sendBody(awarenessBody(states), null)
+    if (states !== null) member.sendMessage(awarenessBody(states))
   }
 
   leave (member: RoomMember): void {
     if (!this.members.delete(member)) return
     const removal = this.awareness.removeOwner(member)
-    if (removal !== null) this.broadcast(awarenessBody(removal), null)
+    if (removal !== null) this.broadcast(awarenessBody(removal))
     if (this.members.size === 0) this.host.roomEmptied(this)
   }
 
@@ -149,13 +192,81 @@ export class Room implements DurableTarget {
       if (touched) this.fail(err, member)
       throw err
     }
-    this.broadcast(updateBody(update), member)
     const seq = ++this.appendedSeq
     this.logUpdates++
     this.logBytes += update.length
     this.host.durability.append(this, seq, this.name, update, member.userId)
     this.ackMembers.push(member)
     this.ackSeqs.push(seq)
+    this.relay(member, update)
+  }
+
+  /** Puts an applied update in the outbox; relayed at the end of the turn or once it is full. */
+  private relay (origin: RoomMember, update: Uint8Array): void {
+    if (this.members.size === 1) return // only the sender: nobody to tell
+    if (this.outbox.length === 0) this.scheduleFlush()
+    this.outbox.push(update)
+    this.outboxOrigins.push(origin)
+    this.outboxBytes += update.length
+    if (this.outbox.length >= OUTBOX_MAX_UPDATES || this.outboxBytes >= OUTBOX_MAX_BYTES) this.flushOutbox()
+  }
+
+  private scheduleFlush (): void {
+    const wait = this.broadcastWindowMs === 0 ? 0 : this.lastFlushAt + this.broadcastWindowMs - performance.now()
+    if (wait > 0) {
+      this.flushTimer = setTimeout(this.flushOutbox, wait)
+      return
+    }
+    roomsToFlush.push(this)
+    if (!flushScheduled) {
+      flushScheduled = true
+      setImmediate(flushRooms)
+    }
+  }
+
+  /**
+   * Relays the outbox: each member gets every update it did not send itself, in one write.
+   * Usually one member sent them all and everyone else shares one broadcast.
+   */
+  readonly flushOutbox = (): void => {
+    if (this.flushTimer !== null) clearTimeout(this.flushTimer)
+    this.flushTimer = null
+    const updates = this.outbox
+    const origins = this.outboxOrigins
+    if (updates.length === 0) return
+    if (this.broadcastWindowMs > 0) this.lastFlushAt = performance.now()
+    this.outbox = []
+    this.outboxOrigins = []
+    this.outboxBytes = 0
+    if (this.failed) return
+    let soleOrigin: RoomMember | null = origins[0]!
+    for (let i = 1; i < origins.length; i++) {
+      if (origins[i] !== soleOrigin) {
+        soleOrigin = null
+        break
+      }
+    }
+    if (soleOrigin !== null) {
+      const recipients = this.members.size - (this.members.has(soleOrigin) ? 1 : 0)
+      if (recipients === 0) return
+      const shared = new Broadcast(relayBodies(updates, recipients))
+      for (const m of this.members) if (m !== soleOrigin) m.sendBroadcast(shared)
+      return
+    }
+    // Several senders this turn: those who sent nothing share one broadcast of everything;
+    // each sender gets the others' updates.
+    const senders = new Set(origins)
+    let shared: Broadcast | null = null
+    for (const m of this.members) {
+      if (!senders.has(m)) {
+        shared ??= new Broadcast(relayBodies(updates, this.members.size))
+        m.sendBroadcast(shared)
+        continue
+      }
+      const others: Uint8Array[] = []
+      for (let i = 0; i < updates.length; i++) if (origins[i] !== m) others.push(updateBody(updates[i]!))
+      if (others.length > 0) m.sendBroadcast(new Broadcast(others))
+    }
   }
 
   /** Whether `update` holds nothing the document does not already have (for read-only members). */
@@ -170,7 +281,7 @@ export class Room implements DurableTarget {
   /** Acknowledges to `member` once everything queued so far is durable (no new row needed). */
   acknowledgeWhenDurable (member: RoomMember): void {
     if (this.committedSeq >= this.appendedSeq) {
-      member.acknowledge()
+      member.acknowledge(1)
       return
     }
     this.ackMembers.push(member)
@@ -184,7 +295,7 @@ export class Room implements DurableTarget {
    */
   applyAwareness (member: RoomMember, update: Uint8Array): void {
     const entries = decodeAwarenessUpdate(update)
-    if (this.awareness.apply(entries, member)) this.broadcast(awarenessBody(update), null)
+    if (this.awareness.apply(entries, member)) this.broadcast(awarenessBody(update))
   }
 
   /** Every present awareness state, for a query-awareness answer; null when there is none. */
@@ -196,11 +307,11 @@ export class Room implements DurableTarget {
     for (const m of this.members) m.sendStateless(payload)
   }
 
-  /** Sends `body` to every member except `except`. */
-  broadcast (body: Uint8Array, except: RoomMember | null): void {
-    if (this.members.size === 0 || (this.members.size === 1 && except !== null && this.members.has(except))) return
-    const b = new Broadcast(body)
-    for (const m of this.members) if (m !== except) m.sendBody(body, b)
+  /** Sends `body` to every member. */
+  private broadcast (body: Uint8Array): void {
+    if (this.members.size === 0) return
+    const b = new Broadcast([body])
+    for (const m of this.members) m.sendBroadcast(b)
   }
 
   /** Durability callback: updates up to `seq` are in the store. */
@@ -211,8 +322,15 @@ export class Room implements DurableTarget {
     const seqs = this.ackSeqs
     let head = this.ackHead
     while (head < seqs.length && seqs[head]! <= seq) {
-      members[head]!.acknowledge()
+      // Consecutive acknowledgements to one member (a burst) go out as one write.
+      const member = members[head]!
+      let count = 1
       head++
+      while (head < seqs.length && seqs[head]! <= seq && members[head] === member) {
+        count++
+        head++
+      }
+      member.acknowledge(count)
     }
     if (head === seqs.length) {
       members.length = 0
@@ -250,13 +368,23 @@ export class Room implements DurableTarget {
   }
 
   destroy (): void {
+    this.dropOutbox()
     this.doc.destroy()
+  }
+
+  private dropOutbox (): void {
+    if (this.flushTimer !== null) clearTimeout(this.flushTimer)
+    this.flushTimer = null
+    this.outbox = []
+    this.outboxOrigins = []
+    this.outboxBytes = 0
   }
 
   /** Drops the room: every member but the culprit (whose connection closes with the error) is reset. */
   private fail (err: Error, culprit: RoomMember): void {
     if (this.failed) return
     this.failed = true
+    this.dropOutbox()
     for (const m of [...this.members]) {
       if (m === culprit) continue
       this.members.delete(m)
@@ -273,4 +401,16 @@ function transactionChanged (tr: Y.Transaction | null): boolean {
   if (tr.afterState.size !== tr.beforeState.size) return true
   for (const [client, clock] of tr.afterState) if (tr.beforeState.get(client) !== clock) return true
   return false
+}
+
+/** The message bodies relaying `updates` to `recipients` members: merged into one when that is cheaper. */
+function relayBodies (updates: readonly Uint8Array[], recipients: number): Uint8Array[] {
+  if (updates.length > 1 && recipients >= MERGE_MIN_RECIPIENTS) {
+    try {
+      return [updateBody(Y.mergeUpdates(updates as Uint8Array[]))]
+    } catch {
+      // Every update here was applied, so this is not expected; relay them one by one instead.
+    }
+  }
+  return updates.map((u) => updateBody(u))
 }

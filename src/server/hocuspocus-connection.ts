@@ -10,6 +10,7 @@
  * Authenticated (read-write or readonly) or PermissionDenied, and a denied session is forgotten
  * (the socket stays open for the provider's other documents or a retry).
  */
+import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
 import type { Credentials } from '../auth/types.js'
 import { MAX_DOCUMENT_NAME_LENGTH } from '../documents/names.js'
@@ -47,8 +48,8 @@ export class HocuspocusConnection extends SocketConnection {
   private appPing = false
   private authTimer: NodeJS.Timeout | null
 
-  constructor (ctx: ServerContext, ws: WebSocket, credentials: Credentials, onGone: (c: SocketConnection) => void) {
-    super(ctx, ws, credentials, onGone)
+  constructor (ctx: ServerContext, ws: WebSocket, socket: Duplex, credentials: Credentials, onGone: (c: SocketConnection) => void) {
+    super(ctx, ws, socket, credentials, onGone)
     // A socket that never opens a document is closed, so idle unauthenticated sockets cannot pile up.
     this.authTimer = setTimeout(() => {
       this.authTimer = null

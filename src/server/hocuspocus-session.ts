@@ -5,20 +5,24 @@
  */
 import type { Room, RoomMember, Broadcast } from '../documents/room.js'
 import { CloseCode, CollabdError, type CloseCodeValue } from '../errors.js'
-import { concat, encodeUtf8 } from '../protocol/binary.js'
+import { bytesEqual, encodeUtf8 } from '../protocol/binary.js'
 import * as hp from '../protocol/hocuspocus.js'
 import { awarenessBody, syncStep1Body, syncStep2Body } from '../protocol/messages.js'
 import { admit } from './admission.js'
 import type { Credentials } from '../auth/types.js'
 import type { ServerContext } from './context.js'
 import { emitSafely } from './events.js'
+import { binaryFrame, binaryFrames, repeatFrame } from './ws-frame.js'
 
 /** What a session needs from its socket (implemented by HocuspocusConnection). */
 export interface SessionSocket {
   readonly id: string
   readonly ctx: ServerContext
   readonly credentials: Credentials
-  send (frame: Uint8Array): void
+  /** Sends one message (a frame's payload). */
+  send (message: Uint8Array): void
+  /** Writes bytes that are already WebSocket frames. */
+  sendWire (frames: Uint8Array): void
   close (code: CloseCodeValue, reason: string): void
   /** Ends the whole socket because of `err`. */
   fail (err: unknown): void
@@ -36,7 +40,8 @@ export class HocuspocusSession implements RoomMember {
   /** UTF-8 bytes of the address, compared against incoming frames without decoding them. */
   readonly addressBytes: Uint8Array
   private readonly prefix: Uint8Array
-  private readonly ackFrame: Uint8Array
+  /** The acknowledgement, as wire bytes (WebSocket frame included). */
+  private readonly ackWire: Uint8Array
   private state: State = 'new'
   private queue: hp.HocuspocusMessage[] = []
   private queuedBytes = 0
@@ -49,7 +54,7 @@ export class HocuspocusSession implements RoomMember {
     this.id = `${connection.id}:${this.documentName}`
     this.addressBytes = encodeUtf8(address)
     this.prefix = hp.addressPrefix(address)
-    this.ackFrame = hp.syncStatus(this.prefix, true)
+    this.ackWire = binaryFrame(hp.syncStatus(this.prefix, true))
   }
 
   get isOpen (): boolean {
@@ -126,8 +131,8 @@ export class HocuspocusSession implements RoomMember {
       case 'sync-step-1':
         // Answer with what the client lacks, then ask for what we lack: the provider's answer
         // (its sync step 2) is acknowledged, which settles its initial `unsyncedChanges` of 1.
-        this.sendBody(syncStep2Body(room.diff(message.stateVector)), null)
-        this.sendBody(syncStep1Body(room.stateVector()), null)
+        this.sendMessage(syncStep2Body(room.diff(message.stateVector)))
+        this.sendMessage(syncStep1Body(room.stateVector()))
         break
       case 'sync-step-2':
         if (!this.readOnly) room.applyUpdate(this, message.update)
@@ -145,7 +150,7 @@ export class HocuspocusSession implements RoomMember {
         break
       case 'query-awareness': {
         const states = room.awarenessStates()
-        if (states !== null) this.sendBody(awarenessBody(states), null)
+        if (states !== null) this.sendMessage(awarenessBody(states))
         break
       }
       case 'stateless':
@@ -168,20 +173,21 @@ export class HocuspocusSession implements RoomMember {
 
   // RoomMember
 
-  sendBody (body: Uint8Array, broadcast: Broadcast | null): void {
-    if (broadcast === null) {
-      this.connection.send(concat(this.prefix, body))
-      return
-    }
-    if (broadcast.address !== this.address) {
-      broadcast.address = this.address
-      broadcast.frame = concat(this.prefix, body)
-    }
-    this.connection.send(broadcast.frame!)
+  sendMessage (body: Uint8Array): void {
+    this.connection.sendWire(binaryFrame(body, this.prefix))
   }
 
-  acknowledge (): void {
-    if (this.state === 'open') this.connection.send(this.ackFrame)
+  sendBroadcast (broadcast: Broadcast): void {
+    const cached = broadcast.addressPrefix
+    if (cached !== this.prefix && (cached === null || !bytesEqual(cached, this.prefix))) {
+      broadcast.addressPrefix = this.prefix
+      broadcast.addressed = binaryFrames(broadcast.bodies, this.prefix)
+    }
+    this.connection.sendWire(broadcast.addressed!)
+  }
+
+  acknowledge (count: number): void {
+    if (this.state === 'open') this.connection.sendWire(repeatFrame(this.ackWire, count))
   }
 
   sendStateless (payload: string): void {

@@ -66,12 +66,13 @@ export class CollabServer extends EventEmitter<ServerEvents> {
     this.config = parts.config
     this.log = parts.log
     this.store = parts.store
-    this.durability = new Durability(parts.store, parts.log, { ...DEFAULT_DURABILITY_OPTIONS, maxPendingBytes: parts.config.maxPendingWriteBytes })
+    this.durability = new Durability(parts.store, parts.log, { ...DEFAULT_DURABILITY_OPTIONS, maxPendingBytes: parts.config.maxPendingWriteBytes, commitIntervalMs: parts.config.commitIntervalMs })
     this.registry = new Registry(parts.store, this.durability, parts.log, {
       unloadDelayMs: parts.config.documentUnloadDelayMs,
       compactAfterUpdates: parts.config.compactAfterUpdates,
       compactAfterBytes: parts.config.compactAfterBytes,
       maxAwarenessClientsPerMember: parts.config.maxAwarenessClientsPerConnection,
+      broadcastWindowMs: parts.config.broadcastWindowMs,
     })
     this.ctx = {
       config: parts.config,
@@ -187,9 +188,9 @@ export class CollabServer extends EventEmitter<ServerEvents> {
       const credentials = credentialsFromRequest(req, url)
       const onGone = (c: SocketConnection): void => this.connectionGone(c)
       if (route.protocol === 'hocuspocus') {
-        this.connections.add(new HocuspocusConnection(this.ctx, ws, credentials, onGone))
+        this.connections.add(new HocuspocusConnection(this.ctx, ws, socket, credentials, onGone))
       } else {
-        const connection = new YWebsocketConnection(this.ctx, ws, credentials, route.documentName, onGone)
+        const connection = new YWebsocketConnection(this.ctx, ws, socket, credentials, route.documentName, onGone)
         this.connections.add(connection)
         void connection.start()
       }

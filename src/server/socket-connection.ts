@@ -6,10 +6,12 @@
  * so a throw here would crash the process: every frame is handled inside one try, and any error
  * ends only this connection.
  */
+import type { Duplex } from 'node:stream'
 import type { WebSocket, RawData } from 'ws'
 import type { Credentials } from '../auth/types.js'
 import { CloseCode, CollabdError, ProtocolError, type CloseCodeValue } from '../errors.js'
 import type { Protocol, ServerContext } from './context.js'
+import { binaryFrame } from './ws-frame.js'
 
 let lastConnectionId = 0
 
@@ -61,9 +63,14 @@ export abstract class SocketConnection {
   /** When the send buffer went above maxBufferedBytes (ms since epoch); 0 when below. */
   private overLimitSince = 0
 
+  /**
+   * @param socket the upgraded socket under `ws`: messages are framed here and written to it
+   *   directly (see ws-frame.ts), while ws keeps reading, pings and the close handshake.
+   */
   constructor (
     readonly ctx: ServerContext,
     protected readonly ws: WebSocket,
+    private readonly socket: Duplex,
     readonly credentials: Credentials,
     private readonly onGone: (connection: SocketConnection) => void,
   ) {
@@ -86,8 +93,13 @@ export abstract class SocketConnection {
   /** The socket is gone: leave rooms, drop queues. Called exactly once. */
   protected abstract onClosed (code: number): void
 
+  /** Sends one message (one WebSocket frame) if the socket is still open. */
+  send (message: Uint8Array): void {
+    if (this.ws.readyState === OPEN) this.sendWire(binaryFrame(message))
+  }
+
   /**
-   * Sends one frame if the socket is still open.
+   * Writes bytes that are already WebSocket frames (ws-frame.ts), if the socket is still open.
    *
    * A client that stops reading makes its send buffer grow with every broadcast. Above
    * maxBufferedBytes a clock starts; a client still above it one heartbeat interval later is
@@ -95,10 +107,10 @@ export abstract class SocketConnection {
    * grace lets a healthy client take in one large message, such as the first sync of a big
    * document, without being mistaken for a stuck one.
    */
-  send (frame: Uint8Array): void {
+  sendWire (frames: Uint8Array): void {
     if (this.ws.readyState !== OPEN) return
-    this.ws.send(frame)
-    const buffered = this.ws.bufferedAmount
+    this.socket.write(frames)
+    const buffered = this.socket.writableLength
     const limit = this.ctx.config.maxBufferedBytes
     if (buffered <= limit) {
       this.overLimitSince = 0

@@ -5,31 +5,53 @@
  * Why frame ourselves: a broadcast goes to many sockets with the same bytes. Framed once here,
  * each member costs one socket.write of a shared buffer; ws.send would build a new header, keep
  * a callback and cork/uncork the socket for every member (about 3 µs each, a third of a
- * delivery). ws still owns the connection: it reads, answers pings and does the close handshake,
- * and since we never ask it to compress or send Blobs it writes synchronously, so frames written
- * here and frames ws writes stay in order.
+ * delivery). Several messages for one socket go out as consecutive frames in one write. ws still
+ * owns the connection: it reads, answers pings and does the close handshake, and since we never
+ * ask it to compress (perMessageDeflate is off) or send Blobs it writes synchronously, so frames
+ * written here and frames ws writes stay in order.
  */
+
+const headerLength = (length: number): number => (length < 126 ? 2 : length < 65_536 ? 4 : 10)
+
+function writeHeader (frame: Buffer, offset: number, length: number): number {
+  frame[offset] = 0x82 // FIN, opcode 2 (binary)
+  if (length < 126) {
+    frame[offset + 1] = length
+    return offset + 2
+  }
+  if (length < 65_536) {
+    frame[offset + 1] = 126
+    frame.writeUInt16BE(length, offset + 2)
+    return offset + 4
+  }
+  frame[offset + 1] = 127
+  frame.writeUInt32BE(Math.floor(length / 2 ** 32), offset + 2)
+  frame.writeUInt32BE(length >>> 0, offset + 6)
+  return offset + 10
+}
 
 /** Frames `payload`, optionally preceded by `prefix` (a Hocuspocus address), in one allocation. */
 export function binaryFrame (payload: Uint8Array, prefix: Uint8Array | null = null): Buffer {
+  return binaryFrames([payload], prefix)
+}
+
+/** One frame per payload, each preceded by `prefix` when given, back to back in one buffer. */
+export function binaryFrames (payloads: readonly Uint8Array[], prefix: Uint8Array | null = null): Buffer {
   const prefixLength = prefix === null ? 0 : prefix.length
-  const length = prefixLength + payload.length
-  const headerLength = length < 126 ? 2 : length < 65_536 ? 4 : 10
-  const frame = Buffer.allocUnsafe(headerLength + length)
-  frame[0] = 0x82 // FIN, opcode 2 (binary)
-  if (length < 126) {
-    frame[1] = length
-  } else if (length < 65_536) {
-    frame[1] = 126
-    frame.writeUInt16BE(length, 2)
-  } else {
-    frame[1] = 127
-    frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2)
-    frame.writeUInt32BE(length >>> 0, 6)
+  let total = 0
+  for (const p of payloads) total += headerLength(prefixLength + p.length) + prefixLength + p.length
+  const out = Buffer.allocUnsafe(total)
+  let offset = 0
+  for (const p of payloads) {
+    offset = writeHeader(out, offset, prefixLength + p.length)
+    if (prefix !== null) {
+      out.set(prefix, offset)
+      offset += prefixLength
+    }
+    out.set(p, offset)
+    offset += p.length
   }
-  if (prefix !== null) frame.set(prefix, headerLength)
-  frame.set(payload, headerLength + prefixLength)
-  return frame
+  return out
 }
 
 /** `count` copies of `frame` back to back, for several messages in one write. */

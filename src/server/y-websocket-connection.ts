@@ -3,6 +3,7 @@
  * path). On connect: admit (name, authentication, authorization), join the room (loading the
  * document), send our sync step 1; frames that arrive meanwhile wait in a bounded queue.
  */
+import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
 import type { Credentials } from '../auth/types.js'
 import type { Room, RoomMember, Broadcast } from '../documents/room.js'
@@ -13,6 +14,7 @@ import { admit } from './admission.js'
 import type { ServerContext } from './context.js'
 import { emitSafely } from './events.js'
 import { SocketConnection } from './socket-connection.js'
+import { binaryFrames } from './ws-frame.js'
 
 export class YWebsocketConnection extends SocketConnection implements RoomMember {
   readonly protocol = 'y-websocket' as const
@@ -27,11 +29,12 @@ export class YWebsocketConnection extends SocketConnection implements RoomMember
   constructor (
     ctx: ServerContext,
     ws: WebSocket,
+    socket: Duplex,
     credentials: Credentials,
     readonly documentName: string,
     onGone: (c: SocketConnection) => void,
   ) {
-    super(ctx, ws, credentials, onGone)
+    super(ctx, ws, socket, credentials, onGone)
   }
 
   documentNames (): string[] {
@@ -119,8 +122,13 @@ export class YWebsocketConnection extends SocketConnection implements RoomMember
 
   // RoomMember
 
-  sendBody (body: Uint8Array, _broadcast: Broadcast | null): void {
+  sendMessage (body: Uint8Array): void {
     this.send(body)
+  }
+
+  sendBroadcast (broadcast: Broadcast): void {
+    broadcast.bare ??= binaryFrames(broadcast.bodies)
+    this.sendWire(broadcast.bare)
   }
 
   acknowledge (): void {}

@@ -15,7 +15,8 @@ import Database from 'better-sqlite3'
 import { CorruptDocumentError } from '../errors.js'
 import { sqliteMigrations } from './migrations/sqlite.js'
 import { mergeToSnapshot } from './snapshot.js'
-import type { AppendEntry, CompactionResult, DocumentSummary, ListOptions, StoredDocument } from './types.js'
+import { forEachPacked, type PackedEntries } from './append-batch.js'
+import type { CompactionResult, DocumentSummary, ListOptions, StoredDocument } from './types.js'
 
 export interface SqliteWorkerData {
   readonly path: string
@@ -25,7 +26,7 @@ export interface SqliteWorkerData {
 export type SqliteRequest =
   | { id: number, op: 'open' }
   | { id: number, op: 'load', name: string }
-  | { id: number, op: 'append', entries: AppendEntry[] }
+  | { id: number, op: 'append', entries: PackedEntries }
   | { id: number, op: 'compact', name: string }
   | { id: number, op: 'delete', name: string }
   | { id: number, op: 'list', options: ListOptions }
@@ -116,19 +117,19 @@ function load (name: string): StoredDocument | null {
   })()
 }
 
-function append (entries: readonly AppendEntry[]): void {
+function append (entries: PackedEntries): void {
   const s = stmts()
   const now = Date.now()
   db!.transaction(() => {
     let last: string | null = null
-    for (const entry of entries) {
+    forEachPacked(entries, (document, update, userId) => {
       // Entries usually come grouped by document; touch the document row once per run.
-      if (entry.document !== last) {
-        s.touch.run(entry.document, now, now)
-        last = entry.document
+      if (document !== last) {
+        s.touch.run(document, now, now)
+        last = document
       }
-      s.insert.run(entry.document, asBuffer(entry.update), entry.userId, now)
-    }
+      s.insert.run(document, asBuffer(update), userId, now)
+    })
   }).immediate()
 }
 

@@ -8,6 +8,7 @@
  */
 import { Worker } from 'node:worker_threads'
 import { CorruptDocumentError, StoreUnavailableError } from '../errors.js'
+import { packEntries } from './append-batch.js'
 import type { SqliteRequest, SqliteResponse, SqliteWorkerData, SerializedError } from './sqlite-worker.js'
 import type { AppendEntry, CompactionResult, DocumentStore, DocumentSummary, ListOptions, StoreHealth, StoredDocument } from './types.js'
 
@@ -39,7 +40,8 @@ export class SqliteStore implements DocumentStore {
 
   async append (entries: readonly AppendEntry[]): Promise<void> {
     if (entries.length === 0) return
-    await this.request({ op: 'append', entries: entries as AppendEntry[] })
+    const { packed, transfer } = packEntries(entries)
+    await this.request({ op: 'append', entries: packed }, transfer)
   }
 
   async compact (name: string): Promise<CompactionResult> {
@@ -77,17 +79,17 @@ export class SqliteStore implements DocumentStore {
     }
   }
 
-  private async request (req: Request): Promise<unknown> {
+  private async request (req: Request, transfer: ArrayBuffer[] = []): Promise<unknown> {
     if (this.closed) throw new StoreUnavailableError('SQLite store is closed')
     const worker = await this.ensureWorker()
-    return await this.send(worker, req)
+    return await this.send(worker, req, transfer)
   }
 
-  private send (worker: Worker, req: Request): Promise<unknown> {
+  private send (worker: Worker, req: Request, transfer: ArrayBuffer[] = []): Promise<unknown> {
     const id = this.nextId++
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject })
-      worker.postMessage({ ...req, id })
+      worker.postMessage({ ...req, id }, transfer)
     })
   }
 

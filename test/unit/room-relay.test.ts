@@ -1,0 +1,166 @@
+/**
+ * How a room relays updates: once per turn of the event loop, merged when many members share
+ * the result, never back to their sender, bounded in size, and stretched over a window only when
+ * asked. The members here are recording implementations of the RoomMember interface; the room,
+ * its Y.Doc, the durability queue and the store are the real ones.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { Durability } from '../../dist/documents/durability.js'
+import { Room, type Broadcast, type RoomHost, type RoomMember } from '../../dist/documents/room.js'
+import { silentLogger } from '../../dist/log.js'
+import { Reader } from '../../dist/protocol/binary.js'
+import { MemoryStore } from '../../dist/storage/memory.js'
+
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+class RecordingMember implements RoomMember {
+  readonly userId = null
+  /** Each broadcast received: the updates its bodies carry. */
+  readonly broadcasts: Uint8Array[][] = []
+  acks = 0
+  constructor (readonly id: string) {}
+  sendMessage (): void {}
+  sendBroadcast (b: Broadcast): void {
+    this.broadcasts.push(b.bodies.map((body) => {
+      const r = new Reader(body)
+      expect(r.varUint()).toBe(0) // sync
+      expect(r.varUint()).toBe(2) // update
+      return r.varBytes()
+    }))
+  }
+
+  acknowledge (count: number): void { this.acks += count }
+  sendStateless (): void {}
+  evict (): void {}
+  /** Every update received, applied to a fresh doc. */
+  text (): string {
+    const doc = new Y.Doc()
+    for (const b of this.broadcasts) for (const u of b) Y.applyUpdate(doc, u)
+    return doc.getText('t').toString()
+  }
+}
+
+const rooms: Room[] = []
+afterEach(() => { for (const r of rooms.splice(0)) r.destroy() })
+
+function room (broadcastWindowMs = 0): Room {
+  const host: RoomHost = {
+    durability: new Durability(new MemoryStore(), silentLogger()),
+    roomEmptied: () => {},
+    roomCommitted: () => {},
+    roomFailed: () => {},
+  }
+  const r = new Room('doc', new Y.Doc(), host, { updates: 0, bytes: 0 }, { maxAwarenessClientsPerMember: 4, broadcastWindowMs })
+  rooms.push(r)
+  return r
+}
+
+/** `count` one-character edits by one client, each as its own update. */
+function edits (count: number, char: string): Uint8Array[] {
+  const doc = new Y.Doc()
+  const out: Uint8Array[] = []
+  doc.on('update', (u: Uint8Array) => out.push(u))
+  for (let i = 0; i < count; i++) doc.getText('t').insert(i, char)
+  return out
+}
+
+function members (r: Room, n: number): RecordingMember[] {
+  return Array.from({ length: n }, (_, i) => {
+    const m = new RecordingMember(`m${i}`)
+    r.join(m)
+    return m
+  })
+}
+
+describe('room relay', () => {
+  it('relays what one member sent in one turn as one merged update to each other member, and nothing to the sender', async () => {
+    const r = room()
+    const [writer, ...readers] = members(r, 5)
+    for (const u of edits(10, 'a')) r.applyUpdate(writer!, u)
+    expect(readers[0]!.broadcasts).toHaveLength(0) // not before the end of the turn
+    await turn()
+    for (const reader of readers) {
+      expect(reader.broadcasts).toHaveLength(1)
+      expect(reader.broadcasts[0]).toHaveLength(1)
+      expect(reader.text()).toBe('a'.repeat(10))
+    }
+    expect(writer!.broadcasts).toHaveLength(0)
+  })
+
+  it('sends a small audience one message per update, still in one write', async () => {
+    const r = room()
+    const [writer, reader] = members(r, 2)
+    for (const u of edits(5, 'b')) r.applyUpdate(writer!, u)
+    await turn()
+    expect(reader!.broadcasts).toHaveLength(1)
+    expect(reader!.broadcasts[0]).toHaveLength(5)
+    expect(reader!.text()).toBe('bbbbb')
+  })
+
+  it('with several senders in one turn, each gets only the others\' updates and onlookers get all', async () => {
+    const r = room()
+    const [a, b, onlooker] = members(r, 3)
+    const fromA = edits(3, 'a')
+    const fromB = edits(2, 'b')
+    r.applyUpdate(a!, fromA[0]!)
+    r.applyUpdate(b!, fromB[0]!)
+    r.applyUpdate(a!, fromA[1]!)
+    r.applyUpdate(b!, fromB[1]!)
+    r.applyUpdate(a!, fromA[2]!)
+    await turn()
+    expect(a!.broadcasts.flat()).toEqual(fromB)
+    expect(b!.broadcasts.flat()).toEqual(fromA)
+    const all = onlooker!.text()
+    expect(all).toHaveLength(5)
+    expect(all).toBe(r.doc.getText('t').toString())
+  })
+
+  it('bounds a batch: past 256 updates in one turn the outbox goes out at once', async () => {
+    const r = room()
+    const [writer, reader] = members(r, 2)
+    const updates = edits(300, 'c')
+    for (const u of updates.slice(0, 256)) r.applyUpdate(writer!, u)
+    expect(reader!.broadcasts).toHaveLength(1)
+    for (const u of updates.slice(256)) r.applyUpdate(writer!, u)
+    await turn()
+    expect(reader!.broadcasts.map((b) => b.length)).toEqual([256, 44])
+    expect(reader!.text()).toBe('c'.repeat(300))
+  })
+
+  it('with a broadcast window, a busy room waits out the window and relays once', async () => {
+    const r = room(40)
+    const [writer, reader] = members(r, 2)
+    const updates = edits(3, 'd')
+    r.applyUpdate(writer!, updates[0]!)
+    await turn()
+    expect(reader!.broadcasts).toHaveLength(1) // the first update after a quiet spell goes at once
+    r.applyUpdate(writer!, updates[1]!)
+    await turn()
+    r.applyUpdate(writer!, updates[2]!)
+    await turn()
+    expect(reader!.broadcasts).toHaveLength(1) // inside the window: held
+    await sleep(60)
+    expect(reader!.broadcasts).toHaveLength(2)
+    expect(reader!.broadcasts[1]).toHaveLength(2)
+  })
+
+  it('drops the outbox of a destroyed room without sending', async () => {
+    const r = room()
+    const [writer, reader] = members(r, 2)
+    r.applyUpdate(writer!, edits(1, 'e')[0]!)
+    r.destroy()
+    rooms.length = 0
+    await turn()
+    expect(reader!.broadcasts).toHaveLength(0)
+  })
+
+  it('acknowledges a run of one member\'s updates once durable', async () => {
+    const r = room()
+    const [writer] = members(r, 2)
+    for (const u of edits(20, 'f')) r.applyUpdate(writer!, u)
+    await r.whenDurable()
+    expect(writer!.acks).toBe(20)
+  })
+})
