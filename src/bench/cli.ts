@@ -31,6 +31,7 @@ Options:
   --protocol NAME     y-websocket | hocuspocus (default: every protocol the target speaks)
   --repeat N          runs per target and scenario size (default 1, with --compare 2)
   --quick             small sizes, seconds per scenario (smoke tests)
+  --no-warm-up        measure servers cold (default: 2 s of typing on a throwaway document first)
   --json              print every run and the summary as JSON on stdout
   --html FILE         also write an HTML report with charts
 The peers (hocuspocus, y-websocket) run from the collabd repository with its devDependencies.
@@ -64,6 +65,7 @@ export async function benchMain (argv: readonly string[]): Promise<number> {
       protocol: { type: 'string', multiple: true },
       repeat: { type: 'string' },
       quick: { type: 'boolean' },
+      'no-warm-up': { type: 'boolean' },
       json: { type: 'boolean' },
       html: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -92,6 +94,7 @@ export async function benchMain (argv: readonly string[]): Promise<number> {
     targets,
     ...(values.url === undefined ? {} : { external: { url: values.url, pid: values.pid === undefined ? null : Number(values.pid) } }),
     ...(values.protocol === undefined ? {} : { protocols: values.protocol as BenchProtocol[] }),
+    warmUp: values['no-warm-up'] !== true,
     repeat: values.repeat === undefined ? (values.compare === true ? 2 : 1) : Math.max(1, Number(values.repeat)),
   }
   const progress = new Progress(values.json !== true && process.stderr.isTTY === true)

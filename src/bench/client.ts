@@ -110,6 +110,23 @@ export class BenchClient {
     return clock
   }
 
+  /**
+   * Types `count` characters into this writer's doc without sending them, so a timed phase pays
+   * only for sending. @returns each edit's clock and update, in order.
+   */
+  prepareTyping (count: number, char = 'x'): Array<{ clock: number, update: Uint8Array }> {
+    const doc = this.doc!
+    const text = doc.getText('t')
+    const updates: Uint8Array[] = []
+    const capture = (update: Uint8Array): void => { updates.push(update) }
+    const start = Y.getState(doc.store, doc.clientID)
+    doc.on('update', capture)
+    for (let i = 0; i < count; i++) text.insert(text.length, char)
+    doc.off('update', capture)
+    // One character per transaction: edit i has clock start + i.
+    return updates.map((update, i) => ({ clock: start + i, update }))
+  }
+
   /** Runs `edit` on this writer's doc and sends the resulting update. */
   change (edit: (doc: Y.Doc) => void): void {
     const doc = this.doc!

@@ -122,7 +122,7 @@ function lineChart (title: string, series: readonly Series[], xLabel: string, yL
 }
 
 /** Latency distribution as a CDF: for each percentile 0..100, the latency at it. */
-function cdf (latencies: readonly number[]): Array<[number, number]> {
+function cdf (latencies: ArrayLike<number>): Array<[number, number]> {
   const sorted = Float64Array.from(latencies).sort()
   if (sorted.length === 0) return []
   return Array.from({ length: 101 }, (_, i) => [Math.max(percentile(sorted, i / 100), 0.01), i] as [number, number])

@@ -7,12 +7,12 @@
  * minute on the machine does not land on one target only.
  */
 import type { BenchProtocol } from './client.js'
-import type { Progress } from './progress.js'
+import { Progress } from './progress.js'
 import { bigdoc } from './scenarios/bigdoc.js'
-import type { Scenario, ScenarioResult } from './scenarios/common.js'
+import { settledSample, type Scenario, type ScenarioResult } from './scenarios/common.js'
 import { durable } from './scenarios/durable.js'
 import { fanout } from './scenarios/fanout.js'
-import { latency, seed } from './scenarios/latency.js'
+import { latency, runTyping, seed } from './scenarios/latency.js'
 import { connections, rooms } from './scenarios/rooms.js'
 import { median } from './stats.js'
 import { externalTarget, startTarget, type StoreKind, type Target, type TargetName } from './targets.js'
@@ -35,6 +35,17 @@ export interface RunPlan {
   readonly external?: { readonly url: string, readonly pid: number | null }
   readonly protocols?: readonly BenchProtocol[]
   readonly repeat: number
+  /** Warm every server up before measuring it (default true; servers started here only). */
+  readonly warmUp?: boolean
+}
+
+/**
+ * A few seconds of typing on a throwaway document before a fresh server is measured, so every
+ * target is measured in its steady state rather than while V8 still compiles its hot paths (in
+ * a 10-second run that compilation was a tenth of the CPU, on every target alike).
+ */
+async function warmUp (target: Target, protocol: BenchProtocol): Promise<void> {
+  await runTyping({ target, protocol, progress: new Progress(false) }, { clients: 10, rate: 50, seconds: 2 }, 'warm-up', 'warm-up')
 }
 
 export interface RunRecord extends ScenarioResult {
@@ -59,9 +70,17 @@ export async function runPlan (plan: RunPlan, progress: Progress, onRecord?: (r:
             ? externalTarget(plan.external!.url, plan.external!.pid)
             : await startTarget(spec.name, { ...(spec.store === undefined ? {} : { store: spec.store }), ...(spec.postgresUrl === undefined ? {} : { postgresUrl: spec.postgresUrl }) })
           try {
+            const warmed = new Set<BenchProtocol>()
             for (const protocol of target.protocols) {
               if (plan.protocols !== undefined && !plan.protocols.includes(protocol)) continue
               if (scenario.protocols !== undefined && !scenario.protocols.includes(protocol)) continue
+              // The previous run's leftovers (closing sockets, a document unloading and
+              // compacting) must not land on this run's CPU.
+              if (plan.warmUp !== false && spec !== null && !warmed.has(protocol)) {
+                warmed.add(protocol)
+                await warmUp(target, protocol)
+              }
+              await settledSample(target, 10_000)
               const result = await scenario.run({ target, protocol, progress }, params)
               const record: RunRecord = { ...result, target: target.label, targetName: target.name, protocol, run }
               records.push(record)

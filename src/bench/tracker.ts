@@ -1,22 +1,46 @@
 /**
  * End-to-end latency without trusting bytes: servers re-encode and merge updates, so deliveries
  * are identified by Yjs struct ids. Writers record when each (client, clock) was sent; readers
- * read the clock ranges of every update they receive (Y.parseUpdateMeta) and count each newly
+ * read the clock ranges of every update they receive (update-ranges.ts) and count each newly
  * covered clock as one delivery, with its latency. Writers only ever insert one character per
  * update, so one clock is one update.
  */
-import * as Y from 'yjs'
 import { TimeSeries } from './stats.js'
+import { updateRanges } from './update-ranges.js'
+
+/** A growable list of numbers in one Float64Array: a million latencies without a million boxes. */
+export class Samples {
+  private buffer = new Float64Array(1024)
+  length = 0
+
+  push (value: number): void {
+    if (this.length === this.buffer.length) {
+      const grown = new Float64Array(this.buffer.length * 2)
+      grown.set(this.buffer)
+      this.buffer = grown
+    }
+    this.buffer[this.length++] = value
+  }
+
+  values (): Float64Array {
+    return this.buffer.subarray(0, this.length)
+  }
+}
 
 export class DeliveryTracker {
   /** clientId -> sentAt (performance.now()) indexed by clock. */
   private readonly sentAt = new Map<number, number[]>()
-  readonly latencies: number[] = []
+  private readonly samples = new Samples()
   deliveries = 0
   readonly series: TimeSeries
 
   constructor (start = performance.now(), bucketMs = 100) {
     this.series = new TimeSeries(start, bucketMs)
+  }
+
+  /** Every latency measured, in ms. */
+  get latencies (): Float64Array {
+    return this.samples.values()
   }
 
   sent (clientId: number, clock: number, at = performance.now()): void {
@@ -36,7 +60,7 @@ export class DeliveryTracker {
     const progress = new Map<number, number>()
     return (update) => {
       const at = performance.now()
-      const { from, to } = Y.parseUpdateMeta(update)
+      const { from, to } = updateRanges(update)
       for (const [client, end] of to) {
         if (client === own) continue
         const start = Math.max(progress.get(client) ?? 0, from.get(client) ?? 0)
@@ -45,7 +69,7 @@ export class DeliveryTracker {
         const times = this.sentAt.get(client)
         for (let c = start; c < end; c++) {
           const t = times?.[c]
-          if (t !== undefined) this.latencies.push(at - t)
+          if (t !== undefined) this.samples.push(at - t)
         }
         this.deliveries += end - start
         this.series.add(at, end - start)

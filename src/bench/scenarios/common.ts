@@ -20,7 +20,7 @@ export interface ScenarioResult {
   readonly params: Readonly<Record<string, number | string>>
   readonly metrics: Metrics
   /** Latency samples in ms, for charts (may be a uniform sample). */
-  readonly latencies?: readonly number[]
+  readonly latencies?: ArrayLike<number>
   /** [seconds, deliveries per second], for charts. */
   readonly throughput?: ReadonlyArray<readonly [number, number]>
   readonly notes?: readonly string[]
