@@ -2,7 +2,7 @@
  * `collabd bench`: runs scenarios against collabd (started here, or one running at --url), or
  * with --compare against collabd, Hocuspocus and the y-websocket server side by side.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -100,7 +100,7 @@ export async function benchMain (argv: readonly string[]): Promise<number> {
   const progress = new Progress(values.json !== true && process.stderr.isTTY === true)
   const records = await runPlan(plan, progress, (r) => {
     if (values.json !== true) process.stderr.write(`done: ${r.label} · ${r.target} · ${r.protocol} · run ${r.run}\n`)
-  })
+  }, (message) => process.stderr.write(`warning: ${message}\n`))
   const summaries = summarize(records)
   const command = `collabd bench ${argv.join(' ')}`.trim()
   if (values.json === true) {
@@ -110,6 +110,7 @@ export async function benchMain (argv: readonly string[]): Promise<number> {
     process.stdout.write(`\n${command}\n${m.cpu}, ${m.cores} cores, Node.js ${m.node}; ${Object.entries(versions()).map(([k, v]) => `${k} ${v}`).join(', ')}\n\n${textReport(summaries)}\n`)
   }
   if (values.html !== undefined) {
+    mkdirSync(path.dirname(path.resolve(values.html)), { recursive: true })
     writeFileSync(values.html, htmlReport(summaries, records, { command, versions: versions() }))
     if (values.json !== true) process.stderr.write(`wrote ${values.html}\n`)
   }

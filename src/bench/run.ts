@@ -55,8 +55,8 @@ export interface RunRecord extends ScenarioResult {
   readonly run: number
 }
 
-/** Runs the plan; `onRecord` hears each result as it completes. */
-export async function runPlan (plan: RunPlan, progress: Progress, onRecord?: (r: RunRecord) => void): Promise<RunRecord[]> {
+/** Runs the plan; `onRecord` hears each result as it completes, `onWarning` of targets skipped. */
+export async function runPlan (plan: RunPlan, progress: Progress, onRecord?: (r: RunRecord) => void, onWarning?: (message: string) => void): Promise<RunRecord[]> {
   const records: RunRecord[] = []
   for (const name of plan.scenarios) {
     const scenario = SCENARIOS.find((s) => s.name === name)
@@ -66,9 +66,17 @@ export async function runPlan (plan: RunPlan, progress: Progress, onRecord?: (r:
         const specs: Array<TargetSpec | null> = plan.external === undefined ? [...plan.targets] : [null]
         for (const spec of specs) {
           if (spec?.only !== undefined && !spec.only.includes(name)) continue
-          const target: Target = spec === null
-            ? externalTarget(plan.external!.url, plan.external!.pid)
-            : await startTarget(spec.name, { ...(spec.store === undefined ? {} : { store: spec.store }), ...(spec.postgresUrl === undefined ? {} : { postgresUrl: spec.postgresUrl }) })
+          let target: Target
+          try {
+            target = spec === null
+              ? externalTarget(plan.external!.url, plan.external!.pid)
+              : await startTarget(spec.name, { ...(spec.store === undefined ? {} : { store: spec.store }), ...(spec.postgresUrl === undefined ? {} : { postgresUrl: spec.postgresUrl }) })
+          } catch (err) {
+            // One target that cannot start (a missing peer, a database that is not there) must
+            // not throw away the other targets' results.
+            onWarning?.(`${name}: ${spec?.name ?? 'external'}${spec?.store === undefined ? '' : ` (${spec.store})`} could not start: ${(err as Error).message.split('\n')[0]}`)
+            continue
+          }
           try {
             const warmed = new Set<BenchProtocol>()
             for (const protocol of target.protocols) {

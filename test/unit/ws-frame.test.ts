@@ -4,8 +4,16 @@
  * several frames in one buffer.
  */
 import { describe, expect, it } from 'vitest'
-import { Receiver } from 'ws'
+import * as ws from 'ws'
 import { binaryFrame, binaryFrames, repeatFrame } from '../../dist/server/ws-frame.js'
+
+/** ws's frame parser (exported at runtime, missing from @types/ws). */
+interface FrameReceiver {
+  on (event: 'message', listener: (data: Buffer, isBinary: boolean) => void): void
+  on (event: 'error', listener: (err: Error) => void): void
+  write (chunk: Buffer): void
+}
+const { Receiver } = ws as unknown as { Receiver: new (options: { isServer: boolean, maxPayload: number }) => FrameReceiver }
 
 /** Feeds `bytes` to a client-side ws Receiver. @returns the messages it emitted. */
 function parse (bytes: Uint8Array): Buffer[] {
