@@ -167,7 +167,7 @@ export class Durability {
       runStart = i
     }
     if (this.entries.length === 0) this.resolveDrain()
-    else if (!this.scheduled) this.scheduleFlush()
+    else if (!this.scheduled && !this.stopped) this.scheduleFlush()
   }
 
   /** One target's failure to handle its commit must not keep the others from hearing of theirs. */

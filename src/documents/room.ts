@@ -8,19 +8,21 @@
  * acknowledgement at this update's sequence number, and puts it in the room's outbox. When the
  * store reports the sequence committed, the acknowledgements go out.
  *
- * The outbox is relayed once per turn of the event loop (or sooner when it grows past a bound):
- * every update that arrived in one socket read goes to each other member as one write, merged
- * into one update when many members share it. Relaying each update on its own cost a syscall per
- * update per member, which is most of a server's CPU when one writer bursts to many readers.
- * The latency this adds is the rest of the current turn, not a timer.
+ * The outbox (outbox.ts; awareness changes go through it too, to keep their order with the
+ * edits) is relayed once per turn of the event loop, or sooner when it grows past a bound: what
+ * arrived in one socket read goes to each other member as one write, merged into one update when
+ * many members share it. Relaying each update on its own cost a syscall per update per member,
+ * which is most of a server's CPU when one writer bursts to many readers. The latency this adds
+ * is the rest of the current turn, not a timer (unless BROADCAST_WINDOW_MS asks for one).
  */
 import * as Y from 'yjs'
 import { InvalidUpdateError, CloseCode, type CloseCodeValue, ProtocolError, StoreUnavailableError } from '../errors.js'
 import { decodeAwarenessUpdate } from '../protocol/awareness.js'
-import { awarenessBody, updateBody } from '../protocol/messages.js'
+import { awarenessBody } from '../protocol/messages.js'
 import { AwarenessStates } from './awareness-states.js'
 import { Broadcast } from './broadcast.js'
 import type { Durability, DurableTarget } from './durability.js'
+import { Outbox } from './outbox.js'
 
 export { Broadcast }
 
@@ -73,20 +75,14 @@ const isEmptyUpdate = (u: Uint8Array): boolean => u.length === 2 && u[0] === 0 &
  */
 const OUTBOX_MAX_UPDATES = 256
 const OUTBOX_MAX_BYTES = 1024 * 1024
-/**
- * Merging a batch into one update costs about 10 µs per update, once; sending it saves a frame per
- * update per recipient. Below this many recipients the frames are cheaper.
- */
-const MERGE_MIN_RECIPIENTS = 4
-
-/** Rooms with updates waiting in their outbox, relayed together at the end of the turn. */
+/** Rooms whose outbox goes out at the end of this turn, in one setImmediate for all. */
 let roomsToFlush: Room[] = []
 let flushScheduled = false
 function flushRooms (): void {
   flushScheduled = false
   const rooms = roomsToFlush
   roomsToFlush = []
-  for (const room of rooms) room.flushOutbox()
+  for (const room of rooms) room.endOfTurn()
 }
 
 export class Room implements DurableTarget {
@@ -104,10 +100,10 @@ export class Room implements DurableTarget {
   logUpdates: number
   logBytes: number
   private lastTransaction: Y.Transaction | null = null
-  /** Updates applied but not yet relayed, and who sent each. */
-  private outbox: Uint8Array[] = []
-  private outboxOrigins: RoomMember[] = []
-  private outboxBytes = 0
+  /** Updates and awareness changes not yet relayed. */
+  private readonly outbox = new Outbox<RoomMember>()
+  /** In `roomsToFlush`. */
+  private queuedForTurn = false
   /** performance.now() of the last relay, and the timer of the next one inside the window. */
   private lastFlushAt = Number.NEGATIVE_INFINITY
   private flushTimer: NodeJS.Timeout | null = null
@@ -137,7 +133,7 @@ export class Room implements DurableTarget {
   leave (member: RoomMember): void {
     if (!this.members.delete(member)) return
     const removal = this.awareness.removeOwner(member)
-    if (removal !== null) this.broadcast(awarenessBody(removal))
+    if (removal !== null) this.relayToEveryone(awarenessBody(removal))
     if (this.members.size === 0) this.host.roomEmptied(this)
   }
 
@@ -204,19 +200,26 @@ export class Room implements DurableTarget {
   /** Puts an applied update in the outbox; relayed at the end of the turn or once it is full. */
   private relay (origin: RoomMember, update: Uint8Array): void {
     if (this.members.size === 1) return // only the sender: nobody to tell
-    if (this.outbox.length === 0) this.scheduleFlush()
-    this.outbox.push(update)
-    this.outboxOrigins.push(origin)
-    this.outboxBytes += update.length
-    if (this.outbox.length >= OUTBOX_MAX_UPDATES || this.outboxBytes >= OUTBOX_MAX_BYTES) this.flushOutbox()
+    if (this.outbox.isEmpty) this.scheduleFlush()
+    this.outbox.addUpdate(origin, update)
+    if (this.outbox.updates >= OUTBOX_MAX_UPDATES || this.outbox.bytes >= OUTBOX_MAX_BYTES) this.flushOutbox()
+  }
+
+  /** Queues a message body for every member, in order with the updates before it. */
+  private relayToEveryone (body: Uint8Array): void {
+    if (this.members.size === 0) return
+    if (this.outbox.isEmpty) this.scheduleFlush()
+    this.outbox.addForEveryone(body)
   }
 
   private scheduleFlush (): void {
     const wait = this.broadcastWindowMs === 0 ? 0 : this.lastFlushAt + this.broadcastWindowMs - performance.now()
     if (wait > 0) {
-      this.flushTimer = setTimeout(this.flushOutbox, wait)
+      this.flushTimer ??= setTimeout(this.flushOutbox, wait)
       return
     }
+    if (this.queuedForTurn) return
+    this.queuedForTurn = true
     roomsToFlush.push(this)
     if (!flushScheduled) {
       flushScheduled = true
@@ -224,48 +227,32 @@ export class Room implements DurableTarget {
     }
   }
 
+  /** The end of the turn it was queued in (flushRooms). */
+  endOfTurn (): void {
+    this.queuedForTurn = false
+    // Flushed early since, with a window now running: wait for the window.
+    if (this.flushTimer === null) this.flushOutbox()
+  }
+
   /**
-   * Relays the outbox: each member gets every update it did not send itself, in one write.
-   * Usually one member sent them all and everyone else shares one broadcast.
+   * Relays the outbox (outbox.ts): each member gets everything it did not send itself, in one
+   * write. A failure here could leave members without updates they will never get, so the room
+   * is reset instead: they reconnect and sync afresh.
    */
   readonly flushOutbox = (): void => {
     if (this.flushTimer !== null) clearTimeout(this.flushTimer)
     this.flushTimer = null
-    const updates = this.outbox
-    const origins = this.outboxOrigins
-    if (updates.length === 0) return
+    if (this.outbox.isEmpty) return
     if (this.broadcastWindowMs > 0) this.lastFlushAt = performance.now()
-    this.outbox = []
-    this.outboxOrigins = []
-    this.outboxBytes = 0
-    if (this.failed) return
-    let soleOrigin: RoomMember | null = origins[0]!
-    for (let i = 1; i < origins.length; i++) {
-      if (origins[i] !== soleOrigin) {
-        soleOrigin = null
-        break
-      }
-    }
-    if (soleOrigin !== null) {
-      const recipients = this.members.size - (this.members.has(soleOrigin) ? 1 : 0)
-      if (recipients === 0) return
-      const shared = new Broadcast(relayBodies(updates, recipients))
-      for (const m of this.members) if (m !== soleOrigin) m.sendBroadcast(shared)
+    if (this.failed) {
+      this.outbox.clear()
       return
     }
-    // Several senders this turn: those who sent nothing share one broadcast of everything;
-    // each sender gets the others' updates.
-    const senders = new Set(origins)
-    let shared: Broadcast | null = null
-    for (const m of this.members) {
-      if (!senders.has(m)) {
-        shared ??= new Broadcast(relayBodies(updates, this.members.size))
-        m.sendBroadcast(shared)
-        continue
-      }
-      const others: Uint8Array[] = []
-      for (let i = 0; i < updates.length; i++) if (origins[i] !== m) others.push(updateBody(updates[i]!))
-      if (others.length > 0) m.sendBroadcast(new Broadcast(others))
+    try {
+      this.outbox.deliver(this.members)
+    } catch (err) {
+      this.outbox.clear()
+      this.fail(err as Error, null)
     }
   }
 
@@ -295,7 +282,7 @@ export class Room implements DurableTarget {
    */
   applyAwareness (member: RoomMember, update: Uint8Array): void {
     const entries = decodeAwarenessUpdate(update)
-    if (this.awareness.apply(entries, member)) this.broadcast(awarenessBody(update))
+    if (this.awareness.apply(entries, member)) this.relayToEveryone(awarenessBody(update))
   }
 
   /** Every present awareness state, for a query-awareness answer; null when there is none. */
@@ -305,13 +292,6 @@ export class Room implements DurableTarget {
 
   broadcastStateless (payload: string): void {
     for (const m of this.members) m.sendStateless(payload)
-  }
-
-  /** Sends `body` to every member. */
-  private broadcast (body: Uint8Array): void {
-    if (this.members.size === 0) return
-    const b = new Broadcast([body])
-    for (const m of this.members) m.sendBroadcast(b)
   }
 
   /** Durability callback: updates up to `seq` are in the store. */
@@ -375,13 +355,11 @@ export class Room implements DurableTarget {
   private dropOutbox (): void {
     if (this.flushTimer !== null) clearTimeout(this.flushTimer)
     this.flushTimer = null
-    this.outbox = []
-    this.outboxOrigins = []
-    this.outboxBytes = 0
+    this.outbox.clear()
   }
 
   /** Drops the room: every member but the culprit (whose connection closes with the error) is reset. */
-  private fail (err: Error, culprit: RoomMember): void {
+  private fail (err: Error, culprit: RoomMember | null): void {
     if (this.failed) return
     this.failed = true
     this.dropOutbox()
@@ -401,16 +379,4 @@ function transactionChanged (tr: Y.Transaction | null): boolean {
   if (tr.afterState.size !== tr.beforeState.size) return true
   for (const [client, clock] of tr.afterState) if (tr.beforeState.get(client) !== clock) return true
   return false
-}
-
-/** The message bodies relaying `updates` to `recipients` members: merged into one when that is cheaper. */
-function relayBodies (updates: readonly Uint8Array[], recipients: number): Uint8Array[] {
-  if (updates.length > 1 && recipients >= MERGE_MIN_RECIPIENTS) {
-    try {
-      return [updateBody(Y.mergeUpdates(updates as Uint8Array[]))]
-    } catch {
-      // Every update here was applied, so this is not expected; relay them one by one instead.
-    }
-  }
-  return updates.map((u) => updateBody(u))
 }

@@ -16,6 +16,7 @@ import type { Authenticator, Authorizer } from '../auth/types.js'
 import type { Config } from '../config.js'
 import { DEFAULT_DURABILITY_OPTIONS, Durability } from '../documents/durability.js'
 import { Registry } from '../documents/registry.js'
+import { warmUpYjs } from '../documents/warm-up.js'
 import { CloseCode } from '../errors.js'
 import { healthReport, type HealthReport } from '../http/health.js'
 import { createRouter, notFound, sendJson, type HttpRoute } from '../http/routes.js'
@@ -94,10 +95,11 @@ export class CollabServer extends EventEmitter<ServerEvents> {
     this.route = createRouter(this.httpRoutes())
   }
 
-  /** Opens the store (runs migrations) and starts the heartbeat. Idempotent. */
+  /** Opens the store (runs migrations), warms up Yjs and starts the heartbeat. Idempotent. */
   start (): Promise<void> {
     this.opening ??= (async () => {
       await this.store.open()
+      warmUpYjs()
       this.stopHeartbeat = startHeartbeat(this.connections, this.config.heartbeatIntervalMs)
     })()
     return this.opening

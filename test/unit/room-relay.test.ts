@@ -5,6 +5,7 @@
  * its Y.Doc, the durability queue and the store are the real ones.
  */
 import { afterEach, describe, expect, it } from 'vitest'
+import * as encoding from 'lib0/encoding'
 import * as Y from 'yjs'
 import { Durability } from '../../dist/documents/durability.js'
 import { Room, type Broadcast, type RoomHost, type RoomMember } from '../../dist/documents/room.js'
@@ -19,16 +20,26 @@ class RecordingMember implements RoomMember {
   readonly userId = null
   /** Each broadcast received: the updates its bodies carry. */
   readonly broadcasts: Uint8Array[][] = []
+  /** Every body received, in order: 'update' or 'awareness'. */
+  readonly kinds: string[] = []
   acks = 0
   constructor (readonly id: string) {}
   sendMessage (): void {}
   sendBroadcast (b: Broadcast): void {
-    this.broadcasts.push(b.bodies.map((body) => {
+    const updates: Uint8Array[] = []
+    for (const body of b.bodies) {
       const r = new Reader(body)
-      expect(r.varUint()).toBe(0) // sync
+      const type = r.varUint()
+      if (type === 1) {
+        this.kinds.push('awareness')
+        continue
+      }
+      expect(type).toBe(0) // sync
       expect(r.varUint()).toBe(2) // update
-      return r.varBytes()
-    }))
+      this.kinds.push('update')
+      updates.push(r.varBytes())
+    }
+    this.broadcasts.push(updates)
   }
 
   acknowledge (count: number): void { this.acks += count }
@@ -55,6 +66,16 @@ function room (broadcastWindowMs = 0): Room {
   const r = new Room('doc', new Y.Doc(), host, { updates: 0, bytes: 0 }, { maxAwarenessClientsPerMember: 4, broadcastWindowMs })
   rooms.push(r)
   return r
+}
+
+/** An awareness update of one client (protocol/awareness encoding). */
+function awarenessUpdate (clientId: number, clock: number, state: string): Uint8Array {
+  const e = encoding.createEncoder()
+  encoding.writeVarUint(e, 1)
+  encoding.writeVarUint(e, clientId)
+  encoding.writeVarUint(e, clock)
+  encoding.writeVarString(e, state)
+  return encoding.toUint8Array(e)
 }
 
 /** `count` one-character edits by one client, each as its own update. */
@@ -144,6 +165,30 @@ describe('room relay', () => {
     await sleep(60)
     expect(reader!.broadcasts).toHaveLength(2)
     expect(reader!.broadcasts[1]).toHaveLength(2)
+  })
+
+  it('keeps awareness in order with the edits around it, and echoes it to its sender', async () => {
+    const r = room()
+    const [a, b] = members(r, 2)
+    const [first, second] = edits(2, 'g')
+    r.applyUpdate(a!, first!)
+    r.applyAwareness(a!, awarenessUpdate(1234, 1, '{"cursor":1}'))
+    r.applyUpdate(a!, second!)
+    await turn()
+    expect(b!.kinds).toEqual(['update', 'awareness', 'update'])
+    expect(a!.kinds).toEqual(['awareness'])
+  })
+
+  it('a window timer is not cut short by a flush that filled the outbox earlier in the turn', async () => {
+    const r = room(40)
+    const [writer, reader] = members(r, 2)
+    const updates = edits(300, 'h')
+    for (const u of updates.slice(0, 256)) r.applyUpdate(writer!, u) // full: out at once
+    r.applyUpdate(writer!, updates[256]!) // inside the window now
+    await turn()
+    expect(reader!.broadcasts).toHaveLength(1)
+    await sleep(60)
+    expect(reader!.broadcasts).toHaveLength(2)
   })
 
   it('drops the outbox of a destroyed room without sending', async () => {
