@@ -2,9 +2,9 @@
  * Running scenarios against targets, and folding repeated runs into medians with their spread
  * and a ratio to the best peer.
  *
- * Every (scenario size, run, target, protocol) gets a fresh server process, so no run inherits
- * another's documents, memory or JIT state, and the targets take turns (A B C, A B C) so a noisy
- * minute on the machine does not land on one target only.
+ * Every (scenario size, run, target, protocol) gets a fresh server process, warmed up with a
+ * few seconds of typing, so no run inherits another's documents or memory, and the targets take
+ * turns (A B C, A B C) so a noisy minute on the machine does not land on one target only.
  */
 import type { BenchProtocol } from './client.js'
 import { Progress } from './progress.js'
@@ -15,7 +15,7 @@ import { fanout } from './scenarios/fanout.js'
 import { latency, runTyping, seed } from './scenarios/latency.js'
 import { connections, rooms } from './scenarios/rooms.js'
 import { median } from './stats.js'
-import { externalTarget, startTarget, type StoreKind, type Target, type TargetName } from './targets.js'
+import { externalTarget, protocolsOf, startTarget, type StoreKind, type Target, type TargetName } from './targets.js'
 
 export const SCENARIOS: ReadonlyArray<Scenario<any>> = [latency, fanout, rooms, connections, bigdoc, durable, seed]
 
@@ -66,42 +66,45 @@ export async function runPlan (plan: RunPlan, progress: Progress, onRecord?: (r:
         const specs: Array<TargetSpec | null> = plan.external === undefined ? [...plan.targets] : [null]
         for (const spec of specs) {
           if (spec?.only !== undefined && !spec.only.includes(name)) continue
-          let target: Target
-          try {
-            target = spec === null
-              ? externalTarget(plan.external!.url, plan.external!.pid)
-              : await startTarget(spec.name, { ...(spec.store === undefined ? {} : { store: spec.store }), ...(spec.postgresUrl === undefined ? {} : { postgresUrl: spec.postgresUrl }) })
-          } catch (err) {
-            // One target that cannot start (a missing peer, a database that is not there) must
-            // not throw away the other targets' results.
-            onWarning?.(`${name}: ${spec?.name ?? 'external'}${spec?.store === undefined ? '' : ` (${spec.store})`} could not start: ${(err as Error).message.split('\n')[0]}`)
-            continue
-          }
-          try {
-            const warmed = new Set<BenchProtocol>()
-            for (const protocol of target.protocols) {
-              if (plan.protocols !== undefined && !plan.protocols.includes(protocol)) continue
-              if (scenario.protocols !== undefined && !scenario.protocols.includes(protocol)) continue
-              // The previous run's leftovers (closing sockets, a document unloading and
-              // compacting) must not land on this run's CPU.
-              if (plan.warmUp !== false && spec !== null && !warmed.has(protocol)) {
-                warmed.add(protocol)
-                await warmUp(target, protocol)
-              }
-              await settledSample(target, 10_000)
-              const result = await scenario.run({ target, protocol, progress }, params)
-              const record: RunRecord = { ...result, target: target.label, targetName: target.name, protocol, run }
-              records.push(record)
-              onRecord?.(record)
-            }
-          } finally {
-            await target.stop()
+          const protocols = (spec === null ? ['hocuspocus', 'y-websocket'] as const : protocolsOf(spec.name)).filter((protocol) =>
+            (plan.protocols === undefined || plan.protocols.includes(protocol)) &&
+            (scenario.protocols === undefined || scenario.protocols.includes(protocol)))
+          for (const protocol of protocols) {
+            const record = await runOne(plan, scenario, params, spec, protocol, run, progress, onWarning)
+            if (record === null) continue
+            records.push(record)
+            onRecord?.(record)
           }
         }
       }
     }
   }
   return records
+}
+
+/** One scenario run on a fresh server process (or the external server). @returns null when the server would not start. */
+async function runOne (plan: RunPlan, scenario: Scenario<any>, params: unknown, spec: TargetSpec | null, protocol: BenchProtocol, run: number, progress: Progress, onWarning?: (message: string) => void): Promise<RunRecord | null> {
+  let target: Target
+  try {
+    target = spec === null
+      ? externalTarget(plan.external!.url, plan.external!.pid)
+      : await startTarget(spec.name, { ...(spec.store === undefined ? {} : { store: spec.store }), ...(spec.postgresUrl === undefined ? {} : { postgresUrl: spec.postgresUrl }) })
+  } catch (err) {
+    // One target that cannot start (a missing peer, a database that is not there) must not
+    // throw away the other targets' results.
+    onWarning?.(`${scenario.name}: ${spec?.name ?? 'external'}${spec?.store === undefined ? '' : ` (${spec.store})`} could not start: ${(err as Error).message.split('\n')[0]}`)
+    return null
+  }
+  try {
+    if (plan.warmUp !== false && spec !== null) await warmUp(target, protocol)
+    // The warm-up's leftovers (closing sockets, a document unloading and compacting) must not
+    // land on the measured run's CPU or memory.
+    await settledSample(target, 10_000)
+    const result = await scenario.run({ target, protocol, progress }, params)
+    return { ...result, target: target.label, targetName: target.name, protocol, run }
+  } finally {
+    await target.stop()
+  }
 }
 
 /** Which way is better for a metric, and whether it is a headline for the comparison. */

@@ -95,6 +95,11 @@ async function stopProcess (proc: ChildProcess): Promise<void> {
   clearTimeout(timer)
 }
 
+/** The protocols a target speaks. */
+export function protocolsOf (name: TargetName): BenchProtocol[] {
+  return name === 'collabd' ? ['hocuspocus', 'y-websocket'] : name === 'hocuspocus' ? ['hocuspocus'] : ['y-websocket']
+}
+
 /** Starts a server process for `name`. */
 export async function startTarget (name: TargetName, options: TargetOptions = {}): Promise<Target> {
   const dataDir = mkdtempSync(path.join(tmpdir(), `collabd-bench-${name}-`))
@@ -116,7 +121,7 @@ export async function startTarget (name: TargetName, options: TargetOptions = {}
     }
     args = [CLI, 'start']
     label = `collabd (${store})`
-    protocols = ['hocuspocus', 'y-websocket']
+    protocols = protocolsOf(name)
     persistent = store !== 'memory'
   } else {
     const script = PEER_SCRIPTS[name]
@@ -124,7 +129,7 @@ export async function startTarget (name: TargetName, options: TargetOptions = {}
     env = { ...options.env }
     args = [script]
     label = name === 'hocuspocus' ? 'Hocuspocus' : 'y-websocket-server'
-    protocols = name === 'hocuspocus' ? ['hocuspocus'] : ['y-websocket']
+    protocols = protocolsOf(name)
   }
   let current = await spawnServer(args, env, dataDir)
   return {

@@ -104,7 +104,7 @@ export class Registry extends EventEmitter<RegistryEvents> implements RoomHost {
       throw err
     }
     const logBytes = stored?.updates.reduce((n, u) => n + u.length, 0) ?? 0
-    const room = new Room(name, doc, this, { updates: stored?.updates.length ?? 0, bytes: logBytes }, this.options)
+    const room = new Room(name, doc, this, { updates: stored?.updates.length ?? 0, bytes: logBytes, snapshot: stored?.snapshot ?? null }, this.options)
     this.rooms.set(name, room)
     const ms = Math.round((performance.now() - start) * 100) / 100
     const info = { name, ms, snapshotBytes: stored?.snapshot?.length ?? 0, logUpdates: stored?.updates.length ?? 0 }

@@ -95,11 +95,11 @@ export class CollabServer extends EventEmitter<ServerEvents> {
     this.route = createRouter(this.httpRoutes())
   }
 
-  /** Opens the store (runs migrations), warms up Yjs and starts the heartbeat. Idempotent. */
+  /** Opens the store (runs migrations), warms up Yjs (WARM_UP) and starts the heartbeat. Idempotent. */
   start (): Promise<void> {
     this.opening ??= (async () => {
       await this.store.open()
-      warmUpYjs()
+      if (this.config.warmUp) warmUpYjs()
       this.stopHeartbeat = startHeartbeat(this.connections, this.config.heartbeatIntervalMs)
     })()
     return this.opening

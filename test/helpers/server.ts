@@ -43,7 +43,8 @@ export async function startServer (opts: TestServerOptions = {}): Promise<TestSe
   const level = opts.config?.logLevel ?? 'debug'
   const server = createServer({
     env: {},
-    config: { host: '127.0.0.1', port: 0, ...opts.config, logLevel: level },
+    // No Yjs warm-up: half a second of CPU per test server buys nothing here.
+    config: { host: '127.0.0.1', port: 0, warmUp: false, ...opts.config, logLevel: level },
     logger: createLogger({ level, format: 'json', destination: stream }),
     store,
     ...(opts.authenticator === undefined ? {} : { authenticator: opts.authenticator }),
