@@ -58,8 +58,43 @@ export interface Config {
   readonly allowAnonymous: boolean
   /** Exercise the Yjs load path at start so the first loads after a restart run optimized code. */
   readonly warmUp: boolean
+  readonly auth: AuthConfig
   readonly logLevel: LogLevel
   readonly logFormat: LogFormat
+}
+
+/** The roles of seed 000: owner, admin and editor read and write, viewer reads. */
+export const ROLES = ['owner', 'admin', 'editor', 'viewer'] as const
+export type Role = typeof ROLES[number]
+
+export interface JwtConfig {
+  /** HS256/384/512 shared secret, or null. */
+  readonly secret: string | null
+  /** SPKI PEM public key (RS*, PS*, ES*, EdDSA), or null. */
+  readonly publicKey: string | null
+  /** JWKS endpoint, cached and refetched when a token names an unknown `kid`; or null. */
+  readonly jwksUrl: string | null
+  readonly algorithms: readonly string[]
+  readonly issuer: string | null
+  readonly audience: string | null
+  readonly clockToleranceSec: number
+  /** Claim names, first present wins. */
+  readonly userClaims: readonly string[]
+  readonly roleClaim: string
+  readonly nameClaims: readonly string[]
+  /** A claim listing the documents the token may open, and one giving a name prefix. */
+  readonly documentsClaim: string
+  readonly documentPrefixClaim: string
+  /** A cookie that may carry the token, or null. */
+  readonly cookie: string | null
+}
+
+export interface AuthConfig {
+  readonly jwt: JwtConfig | null
+  /** Role of a user whose token names none, or one collabd does not know. */
+  readonly defaultRole: Role
+  /** How long a verified credential is trusted without checking again. */
+  readonly cacheMs: number
 }
 
 interface Setting {
@@ -96,6 +131,21 @@ export const ENVIRONMENT: readonly Setting[] = [
   { name: 'MAX_QUEUED_BYTES_BEFORE_AUTH', default: '4194304', doc: 'Bytes a socket may send before its document is authorized; more close it.' },
   { name: 'AUTH_TIMEOUT_MS', default: '10000', doc: 'A connection that has no authorized document after this long is closed with 4408.' },
   { name: 'WARM_UP', default: 'true', doc: 'Spend about half a second of CPU at start loading a throwaway document, so the first real loads after a restart run optimized code (a 20,000-edit document: ~30 ms instead of ~75 ms).' },
+  { name: 'JWT_SECRET', default: '', doc: 'Shared secret (at least 32 characters) for HS256/HS384/HS512 tokens. Setting any JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL turns JWT authentication on.' },
+  { name: 'JWT_PUBLIC_KEY', default: '', doc: 'PEM public key (SPKI) for RS256/PS256/ES256/EdDSA tokens; `\\n` in the value stands for a newline.' },
+  { name: 'JWT_JWKS_URL', default: '', doc: 'JWKS endpoint for RS256/PS256/ES256/EdDSA tokens; cached, and fetched again when a token names an unknown `kid`.' },
+  { name: 'JWT_ALGORITHMS', default: '', doc: 'Comma-separated algorithms to accept. Unset: HS256,HS384,HS512 with a secret; RS256,RS384,RS512,PS256,ES256,ES384,EdDSA with a key or JWKS.' },
+  { name: 'JWT_ISSUER', default: '', doc: 'Required `iss`, if set.' },
+  { name: 'JWT_AUDIENCE', default: '', doc: 'Required `aud`, if set.' },
+  { name: 'JWT_CLOCK_TOLERANCE_SEC', default: '30', doc: 'Clock skew allowed when checking `exp` and `nbf`.' },
+  { name: 'JWT_USER_CLAIM', default: 'sub,userId', doc: 'Claims that hold the user id, comma-separated; the first present wins. A token without one is refused.' },
+  { name: 'JWT_ROLE_CLAIM', default: 'role', doc: 'Claim that holds the role (owner, admin, editor, viewer).' },
+  { name: 'JWT_NAME_CLAIM', default: 'name,email', doc: 'Claims that hold a display name, comma-separated; the first present wins.' },
+  { name: 'JWT_DOCUMENTS_CLAIM', default: 'documents', doc: 'Claim with a list of document names: when present, the token opens only those.' },
+  { name: 'JWT_DOCUMENT_PREFIX_CLAIM', default: 'documentPrefix', doc: 'Claim with a name prefix: when present, the token opens only documents whose names start with it.' },
+  { name: 'JWT_COOKIE', default: '', doc: 'Name of a cookie that may carry the token (after the Hocuspocus token, `Authorization: Bearer` and `?token=`).' },
+  { name: 'DEFAULT_ROLE', default: 'viewer', doc: 'Role of an authenticated user whose credential names no role or an unknown one.' },
+  { name: 'AUTH_CACHE_MS', default: '5000', doc: 'How long a verified credential is trusted before it is checked again (an expiring token never past its `exp`); refusals are remembered for a second.' },
   { name: 'ALLOW_ANONYMOUS', default: 'false', doc: 'With NODE_ENV=production, collabd refuses to start without authentication unless this is `true`.' },
   { name: 'LOG_LEVEL', default: 'info', doc: 'fatal, error, warn, info, debug, trace or silent.' },
   { name: 'LOG_FORMAT', default: 'auto', doc: '`json` (JSON lines), `pretty` (human-readable), or `auto`: pretty when stdout is a terminal.' },
@@ -134,6 +184,21 @@ const schema = z.object({
   MAX_QUEUED_MESSAGES_BEFORE_AUTH: int(1),
   MAX_QUEUED_BYTES_BEFORE_AUTH: int(1024),
   AUTH_TIMEOUT_MS: int(100),
+  JWT_SECRET: z.string(),
+  JWT_PUBLIC_KEY: z.string(),
+  JWT_JWKS_URL: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]),
+  JWT_ALGORITHMS: z.string(),
+  JWT_ISSUER: z.string().trim(),
+  JWT_AUDIENCE: z.string().trim(),
+  JWT_CLOCK_TOLERANCE_SEC: int(0, 3600),
+  JWT_USER_CLAIM: z.string(),
+  JWT_ROLE_CLAIM: z.string().trim().min(1),
+  JWT_NAME_CLAIM: z.string(),
+  JWT_DOCUMENTS_CLAIM: z.string().trim().min(1),
+  JWT_DOCUMENT_PREFIX_CLAIM: z.string().trim().min(1),
+  JWT_COOKIE: z.string().trim(),
+  DEFAULT_ROLE: z.enum(ROLES),
+  AUTH_CACHE_MS: int(0, 3_600_000),
   ALLOW_ANONYMOUS: bool,
   WARM_UP: bool,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
@@ -185,6 +250,12 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: Par
   } catch (err) {
     throw new ConfigError([`DATABASE_URL: ${(err as Error).message}`])
   }
+  let jwt: JwtConfig | null
+  try {
+    jwt = jwtConfig(e)
+  } catch (err) {
+    throw new ConfigError([(err as Error).message])
+  }
   const config: Config = {
     nodeEnv: e.NODE_ENV,
     host: e.HOST,
@@ -210,11 +281,51 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: Par
     authTimeoutMs: e.AUTH_TIMEOUT_MS,
     allowAnonymous: e.ALLOW_ANONYMOUS,
     warmUp: e.WARM_UP,
+    auth: { jwt, defaultRole: e.DEFAULT_ROLE, cacheMs: e.AUTH_CACHE_MS },
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
     ...overrides,
   }
   return Object.freeze(config)
+}
+
+const list = (value: string): string[] => value.split(',').map((v) => v.trim()).filter((v) => v !== '')
+
+const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512']
+const KEY_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA']
+
+/** JWT settings, or null when no key is configured. @throws {Error} naming the variable at fault. */
+function jwtConfig (e: z.infer<typeof schema>): JwtConfig | null {
+  const secret = e.JWT_SECRET === '' ? null : e.JWT_SECRET
+  const publicKey = e.JWT_PUBLIC_KEY.trim() === '' ? null : e.JWT_PUBLIC_KEY.replace(/\\n/g, '\n')
+  const jwksUrl = e.JWT_JWKS_URL === '' ? null : e.JWT_JWKS_URL
+  if (secret === null && publicKey === null && jwksUrl === null) return null
+  if ([secret, publicKey, jwksUrl].filter((v) => v !== null).length > 1) {
+    throw new Error('JWT_SECRET, JWT_PUBLIC_KEY and JWT_JWKS_URL: set only one')
+  }
+  if (secret !== null && Buffer.byteLength(secret) < 32) throw new Error('JWT_SECRET: must be at least 32 characters (a short HMAC secret can be brute-forced)')
+  if (publicKey !== null && !publicKey.includes('-----BEGIN PUBLIC KEY-----')) throw new Error('JWT_PUBLIC_KEY: must be a PEM public key (-----BEGIN PUBLIC KEY-----)')
+  const allowed = secret !== null ? HMAC_ALGORITHMS : KEY_ALGORITHMS
+  const algorithms = e.JWT_ALGORITHMS.trim() === '' ? allowed : list(e.JWT_ALGORITHMS)
+  const wrong = algorithms.filter((a) => !allowed.includes(a))
+  if (wrong.length > 0) throw new Error(`JWT_ALGORITHMS: ${wrong.join(', ')} cannot be used with ${secret !== null ? 'JWT_SECRET' : 'a public key'} (allowed: ${allowed.join(', ')})`)
+  const userClaims = list(e.JWT_USER_CLAIM)
+  if (userClaims.length === 0) throw new Error('JWT_USER_CLAIM: name at least one claim')
+  return {
+    secret,
+    publicKey,
+    jwksUrl,
+    algorithms,
+    issuer: e.JWT_ISSUER === '' ? null : e.JWT_ISSUER,
+    audience: e.JWT_AUDIENCE === '' ? null : e.JWT_AUDIENCE,
+    clockToleranceSec: e.JWT_CLOCK_TOLERANCE_SEC,
+    userClaims,
+    roleClaim: e.JWT_ROLE_CLAIM,
+    nameClaims: list(e.JWT_NAME_CLAIM),
+    documentsClaim: e.JWT_DOCUMENTS_CLAIM,
+    documentPrefixClaim: e.JWT_DOCUMENT_PREFIX_CLAIM,
+    cookie: e.JWT_COOKIE === '' ? null : e.JWT_COOKIE,
+  }
 }
 
 export const isProduction = (config: Config): boolean => config.nodeEnv === 'production'

@@ -6,7 +6,8 @@
  *   const collab = createServer({ config: { port: 3001 } })
  *   await collab.listen()
  */
-import { allowAllAuthorizer, anonymousAuthenticator } from './auth/anonymous.js'
+import { anonymousAuthenticator } from './auth/anonymous.js'
+import { createAuthenticator, createAuthorizer } from './auth/index.js'
 import type { Authenticator, Authorizer } from './auth/types.js'
 import { isProduction, loadConfig, type Config } from './config.js'
 import { ConfigError } from './errors.js'
@@ -36,7 +37,7 @@ export interface CollabdOptions {
 export function createServer (options: CollabdOptions = {}): CollabServer {
   const config = loadConfig(options.env ?? process.env, options.config)
   const log = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat })
-  const authenticator = options.authenticator ?? anonymousAuthenticator
+  const authenticator = options.authenticator ?? createAuthenticator(config)
   if (authenticator === anonymousAuthenticator) {
     if (isProduction(config) && !config.allowAnonymous) {
       throw new ConfigError([
@@ -51,7 +52,7 @@ export function createServer (options: CollabdOptions = {}): CollabServer {
     log,
     store: options.store ?? createStore(config.storage),
     authenticator,
-    authorizer: options.authorizer ?? allowAllAuthorizer,
+    authorizer: options.authorizer ?? createAuthorizer(config),
   })
 }
 

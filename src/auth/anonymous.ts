@@ -1,9 +1,9 @@
 /**
- * Anonymous access: everyone is let in with read-write access to every document. The only
- * implementation until real authentication is configured; `collabd start` refuses to use it
- * with NODE_ENV=production unless ALLOW_ANONYMOUS=true.
+ * Anonymous access, when no authentication is configured: everyone is let in, and the role
+ * authorizer gives anonymous principals read-write access to every document. `collabd start`
+ * refuses to run this way with NODE_ENV=production unless ALLOW_ANONYMOUS=true.
  */
-import type { Access, AuthResult, Authenticator, Authorizer, Principal } from './types.js'
+import type { AuthResult, Authenticator, Principal } from './types.js'
 
 export const ANONYMOUS: Principal = Object.freeze({ userId: null, role: null, displayName: null, anonymous: true })
 
@@ -12,8 +12,4 @@ const ALLOWED: AuthResult = Object.freeze({ ok: true as const, principal: ANONYM
 export const anonymousAuthenticator: Authenticator = {
   kind: 'anonymous',
   authenticate: async () => ALLOWED,
-}
-
-export const allowAllAuthorizer: Authorizer = {
-  authorize: async (): Promise<Access> => 'write',
 }

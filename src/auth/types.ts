@@ -21,18 +21,29 @@ export interface Credentials {
   readonly remoteAddress: string
 }
 
+/** Documents a credential is limited to (a JWT's documents or prefix claim); null: any. */
+export interface DocumentScope {
+  readonly names: ReadonlySet<string> | null
+  readonly prefix: string | null
+}
+
 export interface Principal {
   /** Stable user id; null for anonymous users. */
   readonly userId: string | null
   readonly role: string | null
   readonly displayName: string | null
   readonly anonymous: boolean
+  /** Documents this credential may open at most; null when it does not limit them. */
+  readonly scope?: DocumentScope | null
 }
 
 export type AuthResult =
   | { readonly ok: true, readonly principal: Principal }
-  /** `reason` goes to the log, never to the client. */
-  | { readonly ok: false, readonly reason: string }
+  /**
+   * `reason` goes to the log, never to the client; so does `userId` when the credential named
+   * one before it failed (an expired token).
+   */
+  | { readonly ok: false, readonly reason: string, readonly userId?: string | null }
 
 export interface Authenticator {
   /** Short name for logs and the startup banner, e.g. `anonymous`, `jwt`. */

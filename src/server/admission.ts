@@ -11,7 +11,7 @@ import type { ServerContext } from './context.js'
 export type Admission =
   | { readonly ok: true, readonly principal: Principal, readonly readOnly: boolean }
   /** `publicReason` may be shown to the client; `logReason` only goes to the log. */
-  | { readonly ok: false, readonly closeCode: CloseCodeValue, readonly publicReason: string, readonly logReason: string }
+  | { readonly ok: false, readonly closeCode: CloseCodeValue, readonly publicReason: string, readonly logReason: string, readonly userId?: string | null }
 
 export async function admit (ctx: ServerContext, credentials: Credentials, documentName: string): Promise<Admission> {
   const problem = documentNameProblem(documentName)
@@ -19,7 +19,7 @@ export async function admit (ctx: ServerContext, credentials: Credentials, docum
   let principal: Principal
   try {
     const result = await ctx.authenticator.authenticate(credentials)
-    if (!result.ok) return { ok: false, closeCode: CloseCode.unauthorized, publicReason: 'authentication failed', logReason: result.reason }
+    if (!result.ok) return { ok: false, closeCode: CloseCode.unauthorized, publicReason: 'authentication failed', logReason: result.reason, userId: result.userId ?? null }
     principal = result.principal
   } catch (err) {
     ctx.log.error({ err, document: documentName }, 'authenticator failed')
@@ -27,10 +27,10 @@ export async function admit (ctx: ServerContext, credentials: Credentials, docum
   }
   try {
     const access = await ctx.authorizer.authorize(principal, documentName)
-    if (access === 'none') return { ok: false, closeCode: CloseCode.forbidden, publicReason: 'access denied', logReason: 'no access to document' }
+    if (access === 'none') return { ok: false, closeCode: CloseCode.forbidden, publicReason: 'access denied', logReason: 'no access to document', userId: principal.userId }
     return { ok: true, principal, readOnly: access === 'read' }
   } catch (err) {
     ctx.log.error({ err, document: documentName }, 'authorizer failed; denying')
-    return { ok: false, closeCode: CloseCode.forbidden, publicReason: 'access denied', logReason: 'authorizer error' }
+    return { ok: false, closeCode: CloseCode.forbidden, publicReason: 'access denied', logReason: 'authorizer error', userId: principal.userId }
   }
 }

@@ -88,7 +88,7 @@ export class HocuspocusSession implements RoomMember {
       const admission = await admit(ctx, { ...this.connection.credentials, hocuspocusToken: token }, this.documentName)
       if (this.state !== 'admitting') return
       if (!admission.ok) {
-        ctx.log.warn({ connection: this.connection.id, document: this.documentName, remoteAddress: this.connection.credentials.remoteAddress, reason: admission.logReason }, 'document refused')
+        ctx.log.warn({ connection: this.connection.id, document: this.documentName, remoteAddress: this.connection.credentials.remoteAddress, reason: admission.logReason, userId: admission.userId ?? null }, 'document refused')
         emitSafely(ctx, 'denied', { connectionId: this.connection.id, protocol: 'hocuspocus', documentName: this.documentName, reason: admission.logReason })
         this.connection.send(hp.permissionDenied(this.prefix, admission.publicReason))
         this.end()

@@ -47,7 +47,7 @@ export class YWebsocketConnection extends SocketConnection implements RoomMember
       const admission = await admit(this.ctx, this.credentials, this.documentName)
       if (this.closing) return
       if (!admission.ok) {
-        this.ctx.log.warn({ connection: this.id, document: this.documentName, remoteAddress: this.credentials.remoteAddress, reason: admission.logReason }, 'connection refused')
+        this.ctx.log.warn({ connection: this.id, document: this.documentName, remoteAddress: this.credentials.remoteAddress, reason: admission.logReason, userId: admission.userId ?? null }, 'connection refused')
         emitSafely(this.ctx, 'denied', { connectionId: this.id, protocol: this.protocol, documentName: this.documentName, reason: admission.logReason })
         this.send(yws.permissionDenied(admission.publicReason))
         this.close(admission.closeCode, admission.publicReason)

@@ -18,9 +18,19 @@ export function destroyClients (): void {
   }
 }
 
-export function yws (url: string, name: string, opts: { doc?: Y.Doc, params?: Record<string, string> } = {}): { doc: Y.Doc, provider: WebsocketProvider } {
+/** A ws WebSocket class that sends `headers` with its upgrade (what a browser sends as cookies). */
+function withHeaders (headers: Record<string, string>): typeof WebSocket {
+  return class extends WebSocket {
+    constructor (address: string, protocols?: string | string[]) {
+      super(address, protocols ?? [], { headers })
+    }
+  } as typeof WebSocket
+}
+
+export function yws (url: string, name: string, opts: { doc?: Y.Doc, params?: Record<string, string>, headers?: Record<string, string>, connect?: boolean } = {}): { doc: Y.Doc, provider: WebsocketProvider } {
   const doc = opts.doc ?? new Y.Doc()
-  const provider = new WebsocketProvider(url, name, doc, { WebSocketPolyfill: WebSocket as never, params: opts.params ?? {}, disableBc: true })
+  const polyfill = opts.headers === undefined ? WebSocket : withHeaders(opts.headers)
+  const provider = new WebsocketProvider(url, name, doc, { WebSocketPolyfill: polyfill as never, params: opts.params ?? {}, disableBc: true, connect: opts.connect ?? true })
   open.push(() => { provider.destroy(); provider.awareness.destroy(); doc.destroy() })
   return { doc, provider }
 }

@@ -30,6 +30,8 @@ export interface TestServerOptions {
   store?: DocumentStore
   authenticator?: Authenticator
   authorizer?: Authorizer
+  /** Environment variables for the configuration (nothing from the real environment). */
+  env?: Record<string, string>
 }
 
 /** An in-process server on 127.0.0.1:0 with a memory store unless one is given. */
@@ -42,7 +44,7 @@ export async function startServer (opts: TestServerOptions = {}): Promise<TestSe
   const store = opts.store ?? new MemoryStore()
   const level = opts.config?.logLevel ?? 'debug'
   const server = createServer({
-    env: {},
+    env: opts.env ?? {},
     // No Yjs warm-up: half a second of CPU per test server buys nothing here.
     config: { host: '127.0.0.1', port: 0, warmUp: false, ...opts.config, logLevel: level },
     logger: createLogger({ level, format: 'json', destination: stream }),
