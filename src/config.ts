@@ -89,8 +89,18 @@ export interface JwtConfig {
   readonly cookie: string | null
 }
 
+export interface BetterAuthConfig {
+  readonly secret: string
+  /** Where the sessions are read: the app's database, or the app itself over HTTP. */
+  readonly source: { readonly kind: 'postgres', readonly url: string } | { readonly kind: 'sqlite', readonly path: string } | { readonly kind: 'http', readonly url: string }
+  readonly allowUnsigned: boolean
+}
+
 export interface AuthConfig {
   readonly jwt: JwtConfig | null
+  readonly betterAuth: BetterAuthConfig | null
+  /** How often open connections' sessions are checked again (0: never). */
+  readonly sessionRecheckMs: number
   /** Role of a user whose token names none, or one collabd does not know. */
   readonly defaultRole: Role
   /** How long a verified credential is trusted without checking again. */
@@ -144,6 +154,11 @@ export const ENVIRONMENT: readonly Setting[] = [
   { name: 'JWT_DOCUMENTS_CLAIM', default: 'documents', doc: 'Claim with a list of document names: when present, the token opens only those.' },
   { name: 'JWT_DOCUMENT_PREFIX_CLAIM', default: 'documentPrefix', doc: 'Claim with a name prefix: when present, the token opens only documents whose names start with it.' },
   { name: 'JWT_COOKIE', default: '', doc: 'Name of a cookie that may carry the token (after the Hocuspocus token, `Authorization: Bearer` and `?token=`).' },
+  { name: 'BETTER_AUTH_SECRET', default: '', doc: 'The app\'s Better Auth secret. Turns Better Auth session authentication on (with BETTER_AUTH_DATABASE_URL or BETTER_AUTH_URL); signatures are checked before any lookup.' },
+  { name: 'BETTER_AUTH_DATABASE_URL', default: '', doc: 'The app\'s Better Auth database, read only: `postgres://...` or `sqlite:<path>`.' },
+  { name: 'BETTER_AUTH_URL', default: '', doc: 'Instead of reading the database, ask the app: `<url>/api/auth/get-session` (slower, one request per check, and subject to the app\'s rate limit).' },
+  { name: 'BETTER_AUTH_ALLOW_UNSIGNED', default: 'false', doc: 'Accept raw session tokens without the signature (only if clients cannot send the signed form).' },
+  { name: 'SESSION_RECHECK_MS', default: '30000', doc: 'How often the sessions of open connections are checked again in one batched query; a connection whose session ended (signed out, expired, banned) is closed with 4401. 0 turns it off.' },
   { name: 'DEFAULT_ROLE', default: 'viewer', doc: 'Role of an authenticated user whose credential names no role or an unknown one.' },
   { name: 'AUTH_CACHE_MS', default: '5000', doc: 'How long a verified credential is trusted before it is checked again (an expiring token never past its `exp`); refusals are remembered for a second.' },
   { name: 'ALLOW_ANONYMOUS', default: 'false', doc: 'With NODE_ENV=production, collabd refuses to start without authentication unless this is `true`.' },
@@ -197,6 +212,11 @@ const schema = z.object({
   JWT_DOCUMENTS_CLAIM: z.string().trim().min(1),
   JWT_DOCUMENT_PREFIX_CLAIM: z.string().trim().min(1),
   JWT_COOKIE: z.string().trim(),
+  BETTER_AUTH_SECRET: z.string(),
+  BETTER_AUTH_DATABASE_URL: z.string().trim(),
+  BETTER_AUTH_URL: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]),
+  BETTER_AUTH_ALLOW_UNSIGNED: bool,
+  SESSION_RECHECK_MS: int(0),
   DEFAULT_ROLE: z.enum(ROLES),
   AUTH_CACHE_MS: int(0, 3_600_000),
   ALLOW_ANONYMOUS: bool,
@@ -251,8 +271,11 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: Par
     throw new ConfigError([`DATABASE_URL: ${(err as Error).message}`])
   }
   let jwt: JwtConfig | null
+  let betterAuth: BetterAuthConfig | null
   try {
     jwt = jwtConfig(e)
+    betterAuth = betterAuthConfig(e)
+    if (jwt !== null && betterAuth !== null) throw new Error('JWT_* and BETTER_AUTH_*: configure one way of authenticating, not both')
   } catch (err) {
     throw new ConfigError([(err as Error).message])
   }
@@ -281,7 +304,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: Par
     authTimeoutMs: e.AUTH_TIMEOUT_MS,
     allowAnonymous: e.ALLOW_ANONYMOUS,
     warmUp: e.WARM_UP,
-    auth: { jwt, defaultRole: e.DEFAULT_ROLE, cacheMs: e.AUTH_CACHE_MS },
+    auth: { jwt, betterAuth, sessionRecheckMs: e.SESSION_RECHECK_MS, defaultRole: e.DEFAULT_ROLE, cacheMs: e.AUTH_CACHE_MS },
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
     ...overrides,
@@ -326,6 +349,23 @@ function jwtConfig (e: z.infer<typeof schema>): JwtConfig | null {
     documentPrefixClaim: e.JWT_DOCUMENT_PREFIX_CLAIM,
     cookie: e.JWT_COOKIE === '' ? null : e.JWT_COOKIE,
   }
+}
+
+/** Better Auth settings, or null when BETTER_AUTH_SECRET is unset. @throws {Error} naming the variable at fault. */
+function betterAuthConfig (e: z.infer<typeof schema>): BetterAuthConfig | null {
+  const db = e.BETTER_AUTH_DATABASE_URL
+  const url = e.BETTER_AUTH_URL
+  if (e.BETTER_AUTH_SECRET === '') {
+    if (db !== '' || url !== '') throw new Error('BETTER_AUTH_SECRET: required with BETTER_AUTH_DATABASE_URL or BETTER_AUTH_URL')
+    return null
+  }
+  if ((db === '') === (url === '')) throw new Error('BETTER_AUTH_DATABASE_URL or BETTER_AUTH_URL: set exactly one with BETTER_AUTH_SECRET')
+  let source: BetterAuthConfig['source']
+  if (url !== '') source = { kind: 'http', url }
+  else if (/^postgres(ql)?:\/\//.test(db)) source = { kind: 'postgres', url: db }
+  else if (db.startsWith('sqlite:')) source = { kind: 'sqlite', path: db.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '') }
+  else throw new Error('BETTER_AUTH_DATABASE_URL: must be postgres://... or sqlite:<path>')
+  return { secret: e.BETTER_AUTH_SECRET, source, allowUnsigned: e.BETTER_AUTH_ALLOW_UNSIGNED }
 }
 
 export const isProduction = (config: Config): boolean => config.nodeEnv === 'production'

@@ -35,6 +35,8 @@ export interface Principal {
   readonly anonymous: boolean
   /** Documents this credential may open at most; null when it does not limit them. */
   readonly scope?: DocumentScope | null
+  /** The session behind this principal (Better Auth), for re-checks. A secret: never log it. */
+  readonly session?: string | null
 }
 
 export type AuthResult =
@@ -49,6 +51,13 @@ export interface Authenticator {
   /** Short name for logs and the startup banner, e.g. `anonymous`, `jwt`. */
   readonly kind: string
   authenticate (credentials: Credentials): Promise<AuthResult>
+  /**
+   * Of `sessions` (Principal.session values of open connections), those that are no longer
+   * valid: their connections are closed. Authenticators without sessions leave it out.
+   */
+  revoked? (sessions: readonly string[]): Promise<ReadonlySet<string>>
+  /** Releases database pools and the like. */
+  close? (): Promise<void>
 }
 
 export type Access = 'none' | 'read' | 'write'

@@ -19,6 +19,7 @@ import * as hp from '../protocol/hocuspocus.js'
 import { bytesEqual } from '../protocol/binary.js'
 import type { ServerContext } from './context.js'
 import { HocuspocusSession } from './hocuspocus-session.js'
+import type { SessionHolder } from './session-recheck.js'
 import { SocketConnection } from './socket-connection.js'
 
 /** Longest session id accepted after `name\0` (the provider's are about 11 characters). */
@@ -30,7 +31,7 @@ const MAX_ADDRESS_BYTES = 4 * MAX_ADDRESS_LENGTH
 const addressTooLong = (): ProtocolError =>
   new ProtocolError('document address too long', { closeCode: CloseCode.policyViolation, publicReason: 'document address too long' })
 
-export class HocuspocusConnection extends SocketConnection {
+export class HocuspocusConnection extends SocketConnection implements SessionHolder {
   readonly protocol = 'hocuspocus' as const
   private readonly sessions = new Map<string, HocuspocusSession>()
   /** The session of the previous frame, to skip decoding its address again (one-entry cache). */
@@ -140,6 +141,22 @@ export class HocuspocusConnection extends SocketConnection {
     for (const session of [...this.sessions.values()]) {
       if (session.documentName === documentName) session.closeByServer(reason)
     }
+  }
+
+  * authSessions (): Iterable<string> {
+    if (this.closing) return
+    for (const s of this.sessions.values()) if (s.isOpen && s.session !== null) yield s.session
+  }
+
+  /** Ends every document opened with `session`; with none left open, the socket closes with 4401. */
+  revokeSession (session: string): void {
+    let revoked = false
+    for (const s of [...this.sessions.values()]) {
+      if (s.session !== session) continue
+      s.revoke()
+      revoked = true
+    }
+    if (revoked && !this.hasOpenSession()) this.close(CloseCode.unauthorized, 'session ended')
   }
 
   override heartbeat (): boolean {

@@ -47,6 +47,8 @@ export class HocuspocusSession implements RoomMember {
   private queuedBytes = 0
   private room: Room | null = null
   userId: string | null = null
+  /** The admitted principal's session (Better Auth), for re-checks. */
+  session: string | null = null
   private readOnly = false
 
   constructor (private readonly connection: SessionSocket, readonly address: string) {
@@ -95,6 +97,7 @@ export class HocuspocusSession implements RoomMember {
         return
       }
       this.userId = admission.principal.userId
+      this.session = admission.principal.session ?? null
       this.readOnly = admission.readOnly
       let room: Room
       try {
@@ -200,6 +203,15 @@ export class HocuspocusSession implements RoomMember {
     // anything else closes just this document.
     if (code === CloseCode.resetConnection) this.connection.close(code, reason)
     else this.closeByServer(reason)
+  }
+
+  /** The session behind this document ended (re-check): PermissionDenied, and the document closes. */
+  revoke (): void {
+    if (this.state === 'gone') return
+    const ctx = this.connection.ctx
+    ctx.log.info({ connection: this.connection.id, document: this.documentName, userId: this.userId }, 'session ended; closing document')
+    this.connection.send(hp.permissionDenied(this.prefix, 'session ended'))
+    this.end(undefined, true)
   }
 
   /** Closes this document only: tells the provider, leaves the room, forgets the session. */

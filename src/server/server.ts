@@ -25,6 +25,7 @@ import type { DocumentStore } from '../storage/types.js'
 import type { ServerContext, ServerEvents } from './context.js'
 import { emitSafely } from './events.js'
 import { startHeartbeat } from './heartbeat.js'
+import { startSessionRecheck } from './session-recheck.js'
 import { HocuspocusConnection } from './hocuspocus-connection.js'
 import { routeUpgrade } from './routing.js'
 import type { SocketConnection } from './socket-connection.js'
@@ -58,6 +59,7 @@ export class CollabServer extends EventEmitter<ServerEvents> {
   private readonly route: (req: http.IncomingMessage, res: http.ServerResponse) => boolean
   private opening: Promise<void> | null = null
   private stopHeartbeat: (() => void) | null = null
+  private stopSessionRecheck: (() => void) | null = null
   private shuttingDown = false
   private closing: Promise<ShutdownResult> | null = null
   private connectionsGoneWaiters: Array<() => void> = []
@@ -101,6 +103,7 @@ export class CollabServer extends EventEmitter<ServerEvents> {
       await this.store.open()
       if (this.config.warmUp) warmUpYjs()
       this.stopHeartbeat = startHeartbeat(this.connections, this.config.heartbeatIntervalMs)
+      this.stopSessionRecheck = startSessionRecheck(this.ctx.authenticator, this.connections, this.config.auth.sessionRecheckMs, this.log)
     })()
     return this.opening
   }
@@ -234,6 +237,7 @@ export class CollabServer extends EventEmitter<ServerEvents> {
     const deadline = start + this.config.shutdownTimeoutMs
     this.shuttingDown = true
     this.stopHeartbeat?.()
+    this.stopSessionRecheck?.()
     for (const server of this.ownedServers) server.close()
     for (const { server, listener } of this.attachedServers) server.off('upgrade', listener)
     this.log.info({ connections: this.connections.size, documents: this.registry.size, pendingUpdates: this.durability.pendingUpdates }, 'shutting down')
@@ -254,6 +258,11 @@ export class CollabServer extends EventEmitter<ServerEvents> {
       await this.store.close()
     } catch (err) {
       this.log.error({ err }, 'closing the store failed')
+    }
+    try {
+      await this.ctx.authenticator.close?.()
+    } catch (err) {
+      this.log.error({ err }, 'closing the authenticator failed')
     }
     for (const server of this.ownedServers) server.closeAllConnections()
     const result = { clean: drained && unloaded, ms: Date.now() - start }

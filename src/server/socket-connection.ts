@@ -87,6 +87,10 @@ export abstract class SocketConnection {
   /** Documents this connection has (or is opening), for logs. */
   abstract documentNames (): string[]
 
+  /** Sessions (Better Auth) of this connection's open documents, for the periodic re-check. */
+  abstract authSessions (): Iterable<string>
+  abstract revokeSession (session: string): void
+
   /** Handles one binary frame. May throw: the error closes this connection. */
   protected abstract onFrame (frame: Uint8Array): void
 

@@ -13,12 +13,15 @@ import * as yws from '../protocol/y-websocket.js'
 import { admit } from './admission.js'
 import type { ServerContext } from './context.js'
 import { emitSafely } from './events.js'
+import type { SessionHolder } from './session-recheck.js'
 import { SocketConnection } from './socket-connection.js'
 import { binaryFrames } from './ws-frame.js'
 
-export class YWebsocketConnection extends SocketConnection implements RoomMember {
+export class YWebsocketConnection extends SocketConnection implements RoomMember, SessionHolder {
   readonly protocol = 'y-websocket' as const
   userId: string | null = null
+  /** The admitted principal's session (Better Auth), for re-checks. */
+  private session: string | null = null
   private room: Room | null = null
   private readOnly = false
   /** Frames received before the room was joined; null afterwards. */
@@ -54,6 +57,7 @@ export class YWebsocketConnection extends SocketConnection implements RoomMember
         return
       }
       this.userId = admission.principal.userId
+      this.session = admission.principal.session ?? null
       this.readOnly = admission.readOnly
       const room = await this.ctx.registry.join(this.documentName, this)
       if (this.closing) {
@@ -118,6 +122,19 @@ export class YWebsocketConnection extends SocketConnection implements RoomMember
     this.toldReadOnly = true
     this.ctx.log.info({ connection: this.id, document: this.documentName, userId: this.userId }, 'read-only connection sent an update; dropped')
     this.send(yws.permissionDenied('read-only access: updates are not accepted'))
+  }
+
+  // SessionHolder
+
+  * authSessions (): Iterable<string> {
+    if (this.session !== null && this.room !== null && !this.closing) yield this.session
+  }
+
+  revokeSession (session: string): void {
+    if (session !== this.session || this.closing) return
+    this.ctx.log.info({ connection: this.id, document: this.documentName, userId: this.userId }, 'session ended; closing connection')
+    this.send(yws.permissionDenied('session ended'))
+    this.close(CloseCode.unauthorized, 'session ended')
   }
 
   // RoomMember

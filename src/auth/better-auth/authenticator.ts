@@ -1,0 +1,78 @@
+/**
+ * Better Auth sessions as credentials. The signed token comes from the first of: the
+ * Hocuspocus token, `Authorization: Bearer` (Better Auth's bearer plugin), `?token=`, or the
+ * session cookie. Its signature is checked with BETTER_AUTH_SECRET before any lookup; then the
+ * session must exist, not be expired, and belong to a user who is not banned.
+ *
+ * `revoked` serves the periodic re-check of open connections: one batched lookup for every
+ * session in use, returning those that ended (signed out, expired, user banned).
+ */
+import type { AuthResult, Authenticator, CredentialSource, Credentials } from '../types.js'
+import { VerdictCache } from '../verdict-cache.js'
+import type { SessionRecord, SessionSource } from './sessions.js'
+import { verifySignedToken } from './signed-token.js'
+
+export const SESSION_COOKIES = ['better-auth.session_token', '__Secure-better-auth.session_token'] as const
+
+export interface BetterAuthOptions {
+  readonly secret: string
+  readonly allowUnsigned: boolean
+  readonly cacheMs: number
+}
+
+function pickCredential (c: Credentials): { value: string, source: CredentialSource } | null {
+  if (c.hocuspocusToken !== null && c.hocuspocusToken !== '') return { value: c.hocuspocusToken, source: 'hocuspocus-token' }
+  if (c.bearerToken !== null) return { value: c.bearerToken, source: 'bearer' }
+  if (c.queryToken !== null && c.queryToken !== '') return { value: c.queryToken, source: 'query' }
+  for (const name of SESSION_COOKIES) {
+    const v = c.cookies.get(name)
+    if (v !== undefined && v !== '') return { value: v, source: 'cookie' }
+  }
+  return null
+}
+
+/** Why a session may not be used now, or null when it may. */
+export function sessionProblem (s: SessionRecord | undefined, now = Date.now()): string | null {
+  if (s === undefined) return 'no such session (signed out or deleted)'
+  if (s.expiresAt <= now) return 'session expired'
+  if (s.banned && (s.banExpires === null || s.banExpires > now)) return 'user is banned'
+  return null
+}
+
+export class BetterAuthAuthenticator implements Authenticator {
+  readonly kind = 'better-auth'
+  private readonly cache: VerdictCache
+
+  constructor (private readonly sessions: SessionSource, private readonly options: BetterAuthOptions) {
+    this.cache = new VerdictCache(options.cacheMs)
+  }
+
+  async authenticate (credentials: Credentials): Promise<AuthResult> {
+    const picked = pickCredential(credentials)
+    if (picked === null) return { ok: false, reason: 'no session (expected the Better Auth session cookie, Authorization: Bearer, ?token= or the Hocuspocus token)' }
+    const checked = verifySignedToken(picked.value, this.options.secret, this.options.allowUnsigned)
+    if (!checked.ok) return { ok: false, reason: `better-auth from ${picked.source}: ${checked.reason}` }
+    const cached = this.cache.get(checked.token)
+    if (cached !== null) return cached
+    const found = await this.sessions.find([checked.token])
+    const session = found.get(checked.token)
+    const problem = sessionProblem(session)
+    const result: AuthResult = problem !== null
+      ? { ok: false, reason: `better-auth from ${picked.source}: ${problem}`, userId: session?.userId ?? null }
+      : { ok: true, principal: Object.freeze({ userId: session!.userId, role: session!.role, displayName: session!.name ?? session!.email, anonymous: false, session: checked.token }) }
+    this.cache.set(checked.token, result, session?.expiresAt ?? null)
+    return result
+  }
+
+  async revoked (sessions: readonly string[]): Promise<ReadonlySet<string>> {
+    const found = await this.sessions.find(sessions)
+    const now = Date.now()
+    const ended = new Set<string>()
+    for (const token of sessions) if (sessionProblem(found.get(token), now) !== null) ended.add(token)
+    return ended
+  }
+
+  async close (): Promise<void> {
+    await this.sessions.close()
+  }
+}
