@@ -59,6 +59,8 @@ export interface Config {
   /** Exercise the Yjs load path at start so the first loads after a restart run optimized code. */
   readonly warmUp: boolean
   readonly auth: AuthConfig
+  /** Extra rule for document names (DOCUMENT_NAME_PATTERN), on top of the built-in one; null: none. */
+  readonly documentNamePattern: RegExp | null
   readonly logLevel: LogLevel
   readonly logFormat: LogFormat
 }
@@ -96,8 +98,18 @@ export interface BetterAuthConfig {
   readonly allowUnsigned: boolean
 }
 
+export interface AuthorizeWebhookConfig {
+  readonly url: string
+  /** Sent as `Authorization: Bearer` so the app knows the call is collabd's; null: none. */
+  readonly token: string | null
+  readonly timeoutMs: number
+  readonly cacheMs: number
+}
+
 export interface AuthConfig {
   readonly jwt: JwtConfig | null
+  /** The app decides access per user and document (AUTHORIZE_URL); null: roles decide. */
+  readonly authorizeWebhook: AuthorizeWebhookConfig | null
   readonly betterAuth: BetterAuthConfig | null
   /** How often open connections' sessions are checked again (0: never). */
   readonly sessionRecheckMs: number
@@ -159,6 +171,11 @@ export const ENVIRONMENT: readonly Setting[] = [
   { name: 'BETTER_AUTH_URL', default: '', doc: 'Instead of reading the database, ask the app: `<url>/api/auth/get-session` (slower, one request per check, and subject to the app\'s rate limit).' },
   { name: 'BETTER_AUTH_ALLOW_UNSIGNED', default: 'false', doc: 'Accept raw session tokens without the signature (only if clients cannot send the signed form).' },
   { name: 'SESSION_RECHECK_MS', default: '30000', doc: 'How often the sessions of open connections are checked again in one batched query; a connection whose session ended (signed out, expired, banned) is closed with 4401. 0 turns it off.' },
+  { name: 'DOCUMENT_NAME_PATTERN', default: '', doc: 'A regular expression (Unicode) every document name must match, checked before any lookup, e.g. `^[a-z0-9-]+(/[a-z0-9-]+)*$`. Names are always 1-512 characters without control characters.' },
+  { name: 'AUTHORIZE_URL', default: '', doc: 'Let the app decide access: collabd POSTs `{"user": {"id", "role", "name"}, "document"}` and expects `{"access": "none" | "read" | "write"}`. Any error, timeout or other answer denies.' },
+  { name: 'AUTHORIZE_TOKEN', default: '', doc: 'Sent to AUTHORIZE_URL as `Authorization: Bearer <token>`, so the app can tell the call is collabd\'s.' },
+  { name: 'AUTHORIZE_TIMEOUT_MS', default: '2000', doc: 'How long AUTHORIZE_URL may take before the connection is denied.' },
+  { name: 'AUTHORIZE_CACHE_MS', default: '5000', doc: 'How long an AUTHORIZE_URL answer is reused for the same user and document.' },
   { name: 'DEFAULT_ROLE', default: 'viewer', doc: 'Role of an authenticated user whose credential names no role or an unknown one.' },
   { name: 'AUTH_CACHE_MS', default: '5000', doc: 'How long a verified credential is trusted before it is checked again (an expiring token never past its `exp`); refusals are remembered for a second.' },
   { name: 'ALLOW_ANONYMOUS', default: 'false', doc: 'With NODE_ENV=production, collabd refuses to start without authentication unless this is `true`.' },
@@ -217,6 +234,11 @@ const schema = z.object({
   BETTER_AUTH_URL: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]),
   BETTER_AUTH_ALLOW_UNSIGNED: bool,
   SESSION_RECHECK_MS: int(0),
+  DOCUMENT_NAME_PATTERN: z.string(),
+  AUTHORIZE_URL: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]),
+  AUTHORIZE_TOKEN: z.string(),
+  AUTHORIZE_TIMEOUT_MS: int(1, 60_000),
+  AUTHORIZE_CACHE_MS: int(0, 3_600_000),
   DEFAULT_ROLE: z.enum(ROLES),
   AUTH_CACHE_MS: int(0, 3_600_000),
   ALLOW_ANONYMOUS: bool,
@@ -279,6 +301,12 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: Par
   } catch (err) {
     throw new ConfigError([(err as Error).message])
   }
+  let documentNamePattern: RegExp | null = null
+  try {
+    if (e.DOCUMENT_NAME_PATTERN.trim() !== '') documentNamePattern = new RegExp(e.DOCUMENT_NAME_PATTERN.trim(), 'u')
+  } catch (err) {
+    throw new ConfigError([`DOCUMENT_NAME_PATTERN: ${(err as Error).message}`])
+  }
   const config: Config = {
     nodeEnv: e.NODE_ENV,
     host: e.HOST,
@@ -304,7 +332,11 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: Par
     authTimeoutMs: e.AUTH_TIMEOUT_MS,
     allowAnonymous: e.ALLOW_ANONYMOUS,
     warmUp: e.WARM_UP,
-    auth: { jwt, betterAuth, sessionRecheckMs: e.SESSION_RECHECK_MS, defaultRole: e.DEFAULT_ROLE, cacheMs: e.AUTH_CACHE_MS },
+    documentNamePattern,
+    auth: {
+      authorizeWebhook: e.AUTHORIZE_URL === '' ? null : { url: e.AUTHORIZE_URL, token: e.AUTHORIZE_TOKEN === '' ? null : e.AUTHORIZE_TOKEN, timeoutMs: e.AUTHORIZE_TIMEOUT_MS, cacheMs: e.AUTHORIZE_CACHE_MS },
+      jwt,
+      betterAuth, sessionRecheckMs: e.SESSION_RECHECK_MS, defaultRole: e.DEFAULT_ROLE, cacheMs: e.AUTH_CACHE_MS },
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
     ...overrides,

@@ -7,6 +7,7 @@ import { signToken } from './better-auth/signed-token.js'
 import { JwtAuthenticator } from './jwt.js'
 import { RoleAuthorizer } from './roles.js'
 import type { Authenticator, Authorizer } from './types.js'
+import { WebhookAuthorizer } from './webhook.js'
 
 export function createAuthenticator (config: Config): Authenticator {
   if (config.auth.jwt !== null) return new JwtAuthenticator(config.auth.jwt, config.auth.cacheMs)
@@ -22,5 +23,6 @@ export function createAuthenticator (config: Config): Authenticator {
 }
 
 export function createAuthorizer (config: Config): Authorizer {
+  if (config.auth.authorizeWebhook !== null) return new WebhookAuthorizer(config.auth.authorizeWebhook)
   return new RoleAuthorizer(config.auth.defaultRole)
 }

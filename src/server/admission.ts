@@ -16,6 +16,10 @@ export type Admission =
 export async function admit (ctx: ServerContext, credentials: Credentials, documentName: string): Promise<Admission> {
   const problem = documentNameProblem(documentName)
   if (problem !== null) return { ok: false, closeCode: CloseCode.policyViolation, publicReason: problem, logReason: problem }
+  const pattern = ctx.config.documentNamePattern
+  if (pattern !== null && !pattern.test(documentName)) {
+    return { ok: false, closeCode: CloseCode.policyViolation, publicReason: 'invalid document name', logReason: 'document name does not match DOCUMENT_NAME_PATTERN' }
+  }
   let principal: Principal
   try {
     const result = await ctx.authenticator.authenticate(credentials)
@@ -31,6 +35,6 @@ export async function admit (ctx: ServerContext, credentials: Credentials, docum
     return { ok: true, principal, readOnly: access === 'read' }
   } catch (err) {
     ctx.log.error({ err, document: documentName }, 'authorizer failed; denying')
-    return { ok: false, closeCode: CloseCode.forbidden, publicReason: 'access denied', logReason: 'authorizer error', userId: principal.userId }
+    return { ok: false, closeCode: CloseCode.forbidden, publicReason: 'access denied', logReason: `authorizer error: ${(err as Error)?.message ?? String(err)}`, userId: principal.userId }
   }
 }

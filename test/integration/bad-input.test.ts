@@ -113,6 +113,22 @@ describe('y-websocket connections', () => {
     expect(t.server.registry.size).toBe(loadsBefore)
   })
 
+  it('refuses names outside DOCUMENT_NAME_PATTERN before touching storage, and serves the others', async () => {
+    const strict = await startServer({ env: { DOCUMENT_NAME_PATTERN: '^[a-z0-9-]+(/[a-z0-9-]+)*$' } })
+    try {
+      const c = await raw(`${strict.url}/${encodeURIComponent('Not Allowed!')}`)
+      const closed = await c.closed
+      expect(closed).toEqual({ code: 1008, reason: 'invalid document name' })
+      expect(strict.server.registry.size).toBe(0)
+      expect(strict.logs.find((l) => l.msg === 'connection refused')?.reason).toBe('document name does not match DOCUMENT_NAME_PATTERN')
+      const ok = yws(strict.url, encodeURIComponent('team-1/diagram-2'))
+      await synced(ok.provider)
+    } finally {
+      await strict.close()
+    }
+    await expect(startServer({ env: { DOCUMENT_NAME_PATTERN: '([unclosed' } })).rejects.toThrow(/DOCUMENT_NAME_PATTERN/)
+  })
+
   it('drops the whole in-memory document when an update fails half-way, and reloads it from the store', async () => {
     // Structs decode and integrate, then the delete set is cut off: Yjs throws after changing the
     // doc. Nothing of it may be stored or relayed; clients reconnect to a clean reload.
