@@ -297,7 +297,6 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: Par
   try {
     jwt = jwtConfig(e)
     betterAuth = betterAuthConfig(e)
-    if (jwt !== null && betterAuth !== null) throw new Error('JWT_* and BETTER_AUTH_*: configure one way of authenticating, not both')
   } catch (err) {
     throw new ConfigError([(err as Error).message])
   }

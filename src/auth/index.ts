@@ -1,25 +1,54 @@
-/** Picks the authenticator and authorizer the configuration asks for. */
+/** Picks the authenticators and the authorizer the configuration asks for. */
 import type { Config } from '../config.js'
 import { anonymousAuthenticator } from './anonymous.js'
 import { BetterAuthAuthenticator } from './better-auth/authenticator.js'
 import { HttpSessions, PostgresSessions, SqliteSessions, type SessionSource } from './better-auth/sessions.js'
 import { signToken } from './better-auth/signed-token.js'
-import { JwtAuthenticator } from './jwt.js'
+import { JwtAuthenticator, pickToken } from './jwt.js'
 import { RoleAuthorizer } from './roles.js'
-import type { Authenticator, Authorizer } from './types.js'
+import type { AuthResult, Authenticator, Authorizer, Credentials } from './types.js'
 import { WebhookAuthorizer } from './webhook.js'
 
 export function createAuthenticator (config: Config): Authenticator {
-  if (config.auth.jwt !== null) return new JwtAuthenticator(config.auth.jwt, config.auth.cacheMs)
+  const jwt = config.auth.jwt === null ? null : new JwtAuthenticator(config.auth.jwt, config.auth.cacheMs)
   const ba = config.auth.betterAuth
+  let sessions: BetterAuthAuthenticator | null = null
   if (ba !== null) {
     const source = ba.source
-    const sessions: SessionSource = source.kind === 'postgres'
+    const store: SessionSource = source.kind === 'postgres'
       ? new PostgresSessions(source.url)
       : source.kind === 'sqlite' ? new SqliteSessions(source.path) : new HttpSessions(source.url, (token) => signToken(token, ba.secret))
-    return new BetterAuthAuthenticator(sessions, { secret: ba.secret, allowUnsigned: ba.allowUnsigned, cacheMs: config.auth.cacheMs })
+    sessions = new BetterAuthAuthenticator(store, { secret: ba.secret, allowUnsigned: ba.allowUnsigned, cacheMs: config.auth.cacheMs })
   }
-  return anonymousAuthenticator
+  if (jwt !== null && sessions !== null) return new JwtOrSessionAuthenticator(jwt, sessions, config.auth.jwt!.cookie)
+  return jwt ?? sessions ?? anonymousAuthenticator
+}
+
+/** A JWT has three base64url parts; a Better Auth signed token has two, the second standard base64. */
+const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]*$/
+
+/**
+ * Both configured (browsers with Better Auth sessions, services with JWTs): the credential the
+ * client sent decides which one checks it.
+ */
+class JwtOrSessionAuthenticator implements Authenticator {
+  readonly kind = 'jwt+better-auth'
+
+  constructor (private readonly jwt: JwtAuthenticator, private readonly sessions: BetterAuthAuthenticator, private readonly jwtCookie: string | null) {}
+
+  async authenticate (credentials: Credentials): Promise<AuthResult> {
+    const picked = pickToken(credentials, this.jwtCookie)
+    if (picked !== null && JWT_SHAPE.test(picked.token)) return await this.jwt.authenticate(credentials)
+    return await this.sessions.authenticate(credentials)
+  }
+
+  async revoked (sessions: readonly string[]): Promise<ReadonlySet<string>> {
+    return await this.sessions.revoked(sessions)
+  }
+
+  async close (): Promise<void> {
+    await this.sessions.close()
+  }
 }
 
 export function createAuthorizer (config: Config): Authorizer {

@@ -35,10 +35,11 @@ export function yws (url: string, name: string, opts: { doc?: Y.Doc, params?: Re
   return { doc, provider }
 }
 
-export function hocus (url: string, name: string, opts: { doc?: Y.Doc, token?: string, websocketProvider?: HocuspocusProviderWebsocket, sessionAwareness?: boolean } = {}): { doc: Y.Doc, provider: HocuspocusProvider } {
+export function hocus (url: string, name: string, opts: { doc?: Y.Doc, token?: string, websocketProvider?: HocuspocusProviderWebsocket, sessionAwareness?: boolean, headers?: Record<string, string> } = {}): { doc: Y.Doc, provider: HocuspocusProvider } {
   const doc = opts.doc ?? new Y.Doc()
+  const polyfill = opts.headers === undefined ? WebSocket : withHeaders(opts.headers)
   const provider = new HocuspocusProvider({
-    ...(opts.websocketProvider === undefined ? { url, WebSocketPolyfill: WebSocket } : { websocketProvider: opts.websocketProvider }),
+    ...(opts.websocketProvider === undefined ? { url, WebSocketPolyfill: polyfill } : { websocketProvider: opts.websocketProvider }),
     name,
     document: doc,
     token: opts.token ?? 'test-token',

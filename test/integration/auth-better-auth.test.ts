@@ -15,6 +15,7 @@ import { toNodeHandler } from 'better-auth/node'
 import { getMigrations } from 'better-auth/db/migration'
 import { admin, bearer } from 'better-auth/plugins'
 import Database from 'better-sqlite3'
+import { SignJWT } from 'jose'
 import { decoding } from 'lib0'
 import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -158,6 +159,28 @@ describe.each([['PostgreSQL', pgApp], ['SQLite', sqliteApp]] as const)('Better A
     expect((await refused(s, 'ba-doc', { query: user.signed })).code).toBe(4401)
     expect(String(s.logs.find((l) => l.msg === 'connection refused')?.reason)).toContain('not URL-encoded')
     await synced(yws(s.url, 'ba-doc', { params: { token: user.signed } }).provider) // the provider encodes it
+  })
+
+  it('accepts a raw unsigned token only when BETTER_AUTH_ALLOW_UNSIGNED is on', async () => {
+    const gus = await appInstance.signUp('gus')
+    const rawToken = gus.signed.split('.')[0]!
+    const strict = await server()
+    expect((await refused(strict, 'ba-doc', { headers: { Authorization: `Bearer ${rawToken}` } })).code).toBe(4401)
+    expect(String(strict.logs.find((l) => l.msg === 'connection refused')?.reason)).toContain('not signed')
+    const lenient = await server({ BETTER_AUTH_ALLOW_UNSIGNED: 'true' })
+    await synced(yws(lenient.url, 'ba-doc', { headers: { Authorization: `Bearer ${rawToken}` } }).provider)
+  })
+
+  it('works alongside JWT: each credential is checked by the scheme it belongs to', async () => {
+    const jwtSecret = 'jwt-secret-for-services-0123456789abcdef'
+    const s = await server({ JWT_SECRET: jwtSecret })
+    const hana = await appInstance.signUp('hana')
+    const service = await new SignJWT({ sub: 'indexer', role: 'viewer' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1m').sign(new TextEncoder().encode(jwtSecret))
+    await synced(yws(s.url, 'ba-both', { headers: { Cookie: `better-auth.session_token=${hana.cookie}` } }).provider)
+    await synced(hocus(s.url, 'ba-both', { token: service }).provider)
+    expect(s.logs.filter((l) => l.msg === 'connected').map((l) => l.userId)).toEqual([hana.userId, 'indexer'])
+    const forged = await new SignJWT({ sub: 'indexer' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1m').sign(new TextEncoder().encode('not-the-jwt-secret-not-the-jwt-secret!!'))
+    expect((await refused(s, 'ba-both', { query: forged })).code).toBe(4401)
   })
 
   it('refuses an expired session and a banned user', async () => {

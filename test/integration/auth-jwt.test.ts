@@ -67,6 +67,26 @@ describe('JWT credentials', () => {
     expect(logText(server)).not.toContain(token)
   })
 
+  it('accepts a Bearer header, ?token= and a cookie on the Hocuspocus protocol too (token message empty)', async () => {
+    const server = await jwtServer({ JWT_COOKIE: 'app_token' })
+    const token = await hs256({ sub: 'hal', role: 'editor', exp: now() + 60 })
+    const byBearer = hocus(server.url, 'doc-h', { token: '', headers: { Authorization: `Bearer ${token}` } })
+    const byQuery = hocus(`${server.url}?token=${token}`, 'doc-h', { token: '' })
+    const byCookie = hocus(server.url, 'doc-h', { token: '', headers: { Cookie: `app_token=${token}` } })
+    for (const c of [byBearer, byQuery, byCookie]) await synced(c.provider)
+    expect(server.logs.filter((l) => l.msg === 'connected').map((l) => l.userId)).toEqual(['hal', 'hal', 'hal'])
+  })
+
+  it('fails closed when the JWKS endpoint cannot be reached, and keeps serving', async () => {
+    const server = await startServer({ env: { JWT_JWKS_URL: 'http://127.0.0.1:9/jwks.json' } })
+    servers.push(server)
+    const { privateKey } = await generateKeyPair('ES256')
+    const token = await new SignJWT({ sub: 'ivy' }).setProtectedHeader({ alg: 'ES256', kid: 'k' }).setExpirationTime('1m').sign(privateKey)
+    expect((await refusedYws(server, 'doc-j', { query: token })).code).toBe(4401)
+    expect((await refusedYws(server, 'doc-j', { query: token })).code).toBe(4401)
+    expect((await fetch(`${server.httpUrl}/health`)).status).toBe(200)
+  })
+
   it.each([
     ['expired', async () => await hs256({ sub: 'bob', exp: now() - 120 }), 'expired'],
     ['not yet valid', async () => await hs256({ sub: 'bob', nbf: now() + 600, exp: now() + 900 }), 'nbf'],
