@@ -9,7 +9,9 @@ import { ENVIRONMENT, loadConfig } from './config.js'
 import { ConfigError } from './errors.js'
 import { createServer } from './index.js'
 import { createLogger } from './log.js'
-import { describeStorage } from './storage/index.js'
+import { nameProblem } from './server/admission.js'
+import { createStore, describeStorage } from './storage/index.js'
+import type { GrantRole } from './storage/types.js'
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
@@ -25,6 +27,12 @@ Commands:
                    y-websocket: new WebsocketProvider('ws://host:3001/ws', 'doc-name', ydoc)
                    Hocuspocus:  new HocuspocusProvider({ url: 'ws://host:3001/ws', name: 'doc-name' })
                  Stops gracefully on SIGTERM/SIGINT (pending updates are written first).
+  grant DOC USER ROLE
+                 Give USER the ROLE (owner, admin, editor, viewer) on document DOC.
+  revoke DOC USER
+                 Take USER's grant on DOC away.
+  access DOC     List DOC's grants. (Grants apply to connections opened afterwards;
+                 the server may keep running. See ACCESS_POLICY.)
   bench          Measure a collabd server (or compare it with Hocuspocus and the y-websocket
                  server): collabd bench --help
   help           Show this help.
@@ -113,6 +121,50 @@ async function start (): Promise<number> {
   })
 }
 
+const GRANT_ROLES: readonly GrantRole[] = ['owner', 'admin', 'editor', 'viewer']
+
+/** `collabd grant|revoke|access`: per-document grants in the configured store. */
+async function manageAccess (command: 'grant' | 'revoke' | 'access', args: readonly string[]): Promise<number> {
+  if (existsSync('.env')) process.loadEnvFile('.env')
+  const usage = { grant: 'collabd grant DOC USER ROLE', revoke: 'collabd revoke DOC USER', access: 'collabd access DOC' }[command]
+  const [document, user, role] = args
+  const fail = (message: string): number => {
+    process.stderr.write(`collabd: ${message}\nUsage: ${usage}\n`)
+    return 2
+  }
+  if (document === undefined || (command !== 'access' && user === undefined) || (command === 'grant' && role === undefined)) return fail('missing arguments')
+  let config
+  try {
+    config = loadConfig(process.env)
+  } catch (err) {
+    if (err instanceof ConfigError) return fail(err.message)
+    throw err
+  }
+  if (config.storage.kind === 'memory') return fail('DATABASE_URL=memory: keeps no grants; point DATABASE_URL at the server\'s store')
+  const problem = nameProblem(config, document)
+  if (problem !== null) return fail(problem)
+  if (command === 'grant' && !GRANT_ROLES.includes(role as GrantRole)) return fail(`role must be one of ${GRANT_ROLES.join(', ')}`)
+  const store = createStore(config.storage)
+  await store.open()
+  try {
+    if (command === 'grant') {
+      await store.grant(document, user!, role as GrantRole)
+      process.stdout.write(`${user} is now ${role} of "${document}"\n`)
+    } else if (command === 'revoke') {
+      const removed = await store.revoke(document, user!)
+      process.stdout.write(removed ? `${user} no longer has a grant on "${document}"\n` : `${user} had no grant on "${document}"\n`)
+      if (!removed) return 1
+    } else {
+      const grants = await store.listGrants(document)
+      if (grants.length === 0) process.stdout.write(`"${document}" has no grants: access by role (ACCESS_POLICY=${config.auth.accessPolicy})\n`)
+      for (const g of grants) process.stdout.write(`${g.role.padEnd(7)}  ${g.userId}  since ${new Date(g.grantedAt).toISOString()}\n`)
+    }
+    return 0
+  } finally {
+    await store.close()
+  }
+}
+
 async function main (): Promise<number> {
   // `bench` has options of its own.
   if (process.argv[2] === 'bench') {
@@ -140,6 +192,7 @@ async function main (): Promise<number> {
     return command === undefined && values.help !== true ? 1 : 0
   }
   if (command === 'start') return await start()
+  if (command === 'grant' || command === 'revoke' || command === 'access') return await manageAccess(command, positionals.slice(1))
   process.stderr.write(`collabd: unknown command "${command}"\n\n${help()}`)
   return 1
 }

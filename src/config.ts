@@ -59,6 +59,8 @@ export interface Config {
   /** Exercise the Yjs load path at start so the first loads after a restart run optimized code. */
   readonly warmUp: boolean
   readonly auth: AuthConfig
+  /** Bearer token of the admin API (/admin/access); null: the admin API is off. */
+  readonly adminToken: string | null
   /** Extra rule for document names (DOCUMENT_NAME_PATTERN), on top of the built-in one; null: none. */
   readonly documentNamePattern: RegExp | null
   readonly logLevel: LogLevel
@@ -68,6 +70,9 @@ export interface Config {
 /** The roles of seed 000: owner, admin and editor read and write, viewer reads. */
 export const ROLES = ['owner', 'admin', 'editor', 'viewer'] as const
 export type Role = typeof ROLES[number]
+
+export const ACCESS_POLICIES = ['grants-or-role', 'grants', 'role'] as const
+export type AccessPolicy = typeof ACCESS_POLICIES[number]
 
 export interface JwtConfig {
   /** HS256/384/512 shared secret, or null. */
@@ -115,6 +120,10 @@ export interface AuthConfig {
   readonly sessionRecheckMs: number
   /** Role of a user whose token names none, or one collabd does not know. */
   readonly defaultRole: Role
+  /** How per-document grants combine with roles (auth/roles.ts). */
+  readonly accessPolicy: AccessPolicy
+  /** The first writer of a new document becomes its owner. */
+  readonly ownerOnCreate: boolean
   /** How long a verified credential is trusted without checking again. */
   readonly cacheMs: number
 }
@@ -176,6 +185,9 @@ export const ENVIRONMENT: readonly Setting[] = [
   { name: 'AUTHORIZE_TOKEN', default: '', doc: 'Sent to AUTHORIZE_URL as `Authorization: Bearer <token>`, so the app can tell the call is collabd\'s.' },
   { name: 'AUTHORIZE_TIMEOUT_MS', default: '2000', doc: 'How long AUTHORIZE_URL may take before the connection is denied.' },
   { name: 'AUTHORIZE_CACHE_MS', default: '5000', doc: 'How long an AUTHORIZE_URL answer is reused for the same user and document.' },
+  { name: 'ADMIN_TOKEN', default: '', doc: 'Turns on the admin API for grants (`/admin/access`), which then requires `Authorization: Bearer <ADMIN_TOKEN>`. At least 32 characters.' },
+  { name: 'ACCESS_POLICY', default: 'grants-or-role', doc: '`grants-or-role`: a document with grants is open to its grantees only, one without by role; `grants`: grantees only; `role`: roles only. Users whose own role is owner or admin write everywhere under the grant policies.' },
+  { name: 'OWNER_ON_CREATE', default: 'true', doc: 'The first user who can write to a document that does not exist yet becomes its owner (a grant), so under `grants-or-role` new documents start private to their creator.' },
   { name: 'DEFAULT_ROLE', default: 'viewer', doc: 'Role of an authenticated user whose credential names no role or an unknown one.' },
   { name: 'AUTH_CACHE_MS', default: '5000', doc: 'How long a verified credential is trusted before it is checked again (an expiring token never past its `exp`); refusals are remembered for a second.' },
   { name: 'ALLOW_ANONYMOUS', default: 'false', doc: 'With NODE_ENV=production, collabd refuses to start without authentication unless this is `true`.' },
@@ -239,6 +251,9 @@ const schema = z.object({
   AUTHORIZE_TOKEN: z.string(),
   AUTHORIZE_TIMEOUT_MS: int(1, 60_000),
   AUTHORIZE_CACHE_MS: int(0, 3_600_000),
+  ADMIN_TOKEN: z.union([z.literal(''), z.string().min(32, 'must be at least 32 characters')]),
+  ACCESS_POLICY: z.enum(ACCESS_POLICIES),
+  OWNER_ON_CREATE: bool,
   DEFAULT_ROLE: z.enum(ROLES),
   AUTH_CACHE_MS: int(0, 3_600_000),
   ALLOW_ANONYMOUS: bool,
@@ -332,10 +347,11 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: Par
     allowAnonymous: e.ALLOW_ANONYMOUS,
     warmUp: e.WARM_UP,
     documentNamePattern,
+    adminToken: e.ADMIN_TOKEN === '' ? null : e.ADMIN_TOKEN,
     auth: {
       authorizeWebhook: e.AUTHORIZE_URL === '' ? null : { url: e.AUTHORIZE_URL, token: e.AUTHORIZE_TOKEN === '' ? null : e.AUTHORIZE_TOKEN, timeoutMs: e.AUTHORIZE_TIMEOUT_MS, cacheMs: e.AUTHORIZE_CACHE_MS },
       jwt,
-      betterAuth, sessionRecheckMs: e.SESSION_RECHECK_MS, defaultRole: e.DEFAULT_ROLE, cacheMs: e.AUTH_CACHE_MS },
+      betterAuth, sessionRecheckMs: e.SESSION_RECHECK_MS, defaultRole: e.DEFAULT_ROLE, accessPolicy: e.ACCESS_POLICY, ownerOnCreate: e.OWNER_ON_CREATE, cacheMs: e.AUTH_CACHE_MS },
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
     ...overrides,

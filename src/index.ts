@@ -47,12 +47,13 @@ export function createServer (options: CollabdOptions = {}): CollabServer {
     }
     log.warn('AUTHENTICATION IS OFF: anyone who can reach this server can read and write every document')
   }
+  const store = options.store ?? createStore(config.storage)
   return new CollabServer({
     config,
     log,
-    store: options.store ?? createStore(config.storage),
+    store,
     authenticator,
-    authorizer: options.authorizer ?? createAuthorizer(config),
+    authorizer: options.authorizer ?? createAuthorizer(config, store),
   })
 }
 
@@ -61,7 +62,7 @@ export type { ServerEvents, StatelessEvent, ConnectEvent, DisconnectEvent, Denie
 export { loadConfig, ENVIRONMENT, type Config, type StorageConfig } from './config.js'
 export { createLogger, type Logger } from './log.js'
 export { MemoryStore, SqliteStore, createStore } from './storage/index.js'
-export type { DocumentStore, StoredDocument, AppendEntry, CompactionResult, DocumentSummary, ListOptions, StoreHealth } from './storage/types.js'
+export type { DocumentStore, StoredDocument, AppendEntry, CompactionResult, DocumentSummary, ListOptions, StoreHealth, Grant, GrantRole } from './storage/types.js'
 export type { Authenticator, Authorizer, Credentials, Principal, AuthResult, Access } from './auth/types.js'
 export { CollabdError, ProtocolError, InvalidUpdateError, CorruptDocumentError, StoreUnavailableError, ConfigError, CloseCode } from './errors.js'
 export type { HealthReport } from './http/health.js'

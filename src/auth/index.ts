@@ -6,7 +6,7 @@ import { HttpSessions, PostgresSessions, SqliteSessions, type SessionSource } fr
 import { signToken } from './better-auth/signed-token.js'
 import { JwtAuthenticator, pickToken } from './jwt.js'
 import { RoleAuthorizer } from './roles.js'
-import type { AuthResult, Authenticator, Authorizer, Credentials } from './types.js'
+import type { AuthResult, Authenticator, Authorizer, Credentials, GrantStore } from './types.js'
 import { WebhookAuthorizer } from './webhook.js'
 
 export function createAuthenticator (config: Config): Authenticator {
@@ -51,7 +51,8 @@ class JwtOrSessionAuthenticator implements Authenticator {
   }
 }
 
-export function createAuthorizer (config: Config): Authorizer {
+export function createAuthorizer (config: Config, grants: GrantStore | null): Authorizer {
   if (config.auth.authorizeWebhook !== null) return new WebhookAuthorizer(config.auth.authorizeWebhook)
-  return new RoleAuthorizer(config.auth.defaultRole)
+  const { defaultRole, accessPolicy: policy, ownerOnCreate } = config.auth
+  return new RoleAuthorizer({ defaultRole, policy, ownerOnCreate }, grants)
 }

@@ -1,11 +1,22 @@
 /**
- * Access by role (seed 000's table): owner, admin and editor read and write, viewer reads. A
- * role collabd does not know, or none, counts as DEFAULT_ROLE. A credential limited to some
- * documents (DocumentScope) opens nothing else. Anonymous principals exist only when
- * authentication is off, and then everyone writes.
+ * Who may do what with a document, by role and per-document grants.
+ *
+ * Roles (seed 000's table): owner, admin and editor read and write, viewer reads. A role collabd
+ * does not know, or none, counts as DEFAULT_ROLE. A credential limited to some documents
+ * (DocumentScope) opens nothing else. Anonymous principals exist only when authentication is
+ * off, and then everyone writes.
+ *
+ * ACCESS_POLICY decides how grants (the `document_access` table) combine with roles:
+ *   grants-or-role  a document with grants is open to its grantees only, with their granted
+ *                   role; a document without grants is open by role (default)
+ *   grants          only grantees, even on documents without grants
+ *   role            roles only; grants are ignored
+ * Under the grant policies, users whose own role is owner or admin still write everywhere: they
+ * administer the server. With OWNER_ON_CREATE, the first user who can write to a document that
+ * does not exist yet becomes its owner (so under grants-or-role new documents start private).
  */
-import type { Role } from '../config.js'
-import type { Access, Authorizer, DocumentScope, Principal } from './types.js'
+import type { AccessPolicy, Role } from '../config.js'
+import type { Access, Authorizer, DocumentScope, GrantStore, Principal } from './types.js'
 
 const ROLE_ACCESS: Readonly<Record<Role, Access>> = { owner: 'write', admin: 'write', editor: 'write', viewer: 'read' }
 
@@ -16,18 +27,35 @@ export function inScope (scope: DocumentScope | null | undefined, documentName: 
   return true
 }
 
+export interface AccessOptions {
+  readonly defaultRole: Role
+  readonly policy: AccessPolicy
+  readonly ownerOnCreate: boolean
+}
+
 export class RoleAuthorizer implements Authorizer {
-  constructor (private readonly defaultRole: Role) {}
+  constructor (private readonly options: AccessOptions, private readonly grants: GrantStore | null = null) {}
 
   async authorize (principal: Principal, documentName: string): Promise<Access> {
-    return this.access(principal, documentName)
-  }
-
-  /** Synchronous core, for callers that decide many documents at once. */
-  access (principal: Principal, documentName: string): Access {
     if (!inScope(principal.scope, documentName)) return 'none'
     if (principal.anonymous) return 'write'
-    const role = principal.role !== null && Object.hasOwn(ROLE_ACCESS, principal.role) ? principal.role as Role : this.defaultRole
-    return ROLE_ACCESS[role]
+    const role = this.roleOf(principal)
+    const byRole = ROLE_ACCESS[role]
+    const { policy, ownerOnCreate } = this.options
+    if (policy === 'role' || this.grants === null) return byRole
+    if (role === 'owner' || role === 'admin') return 'write'
+    const grants = await this.grants.listGrants(documentName)
+    if (grants.length > 0) {
+      const mine = grants.find((g) => g.userId === principal.userId)
+      return mine === undefined || !Object.hasOwn(ROLE_ACCESS, mine.role) ? 'none' : ROLE_ACCESS[mine.role as Role]
+    }
+    // No grants: a new document (claimed by its first writer), or one from before grants.
+    if (ownerOnCreate && byRole === 'write' && principal.userId !== null && await this.grants.claimOwnership(documentName, principal.userId)) return 'write'
+    return policy === 'grants' ? 'none' : byRole
+  }
+
+  private roleOf (principal: Principal): Role {
+    const r = principal.role
+    return r !== null && Object.hasOwn(ROLE_ACCESS, r) ? r as Role : this.options.defaultRole
   }
 }

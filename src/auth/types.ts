@@ -65,3 +65,13 @@ export type Access = 'none' | 'read' | 'write'
 export interface Authorizer {
   authorize (principal: Principal, documentName: string): Promise<Access>
 }
+
+/**
+ * The per-document grants the role authorizer reads (the store's `document_access` table),
+ * described here so that auth does not depend on storage.
+ */
+export interface GrantStore {
+  listGrants (document: string): Promise<ReadonlyArray<{ readonly userId: string, readonly role: string }>>
+  /** Makes `userId` the owner of `document` if the document is new. @returns whether it did. */
+  claimOwnership (document: string, userId: string): Promise<boolean>
+}

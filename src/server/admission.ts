@@ -5,6 +5,7 @@
  */
 import type { Credentials, Principal } from '../auth/types.js'
 import { documentNameProblem } from '../documents/names.js'
+import type { Config } from '../config.js'
 import { CloseCode, type CloseCodeValue } from '../errors.js'
 import type { ServerContext } from './context.js'
 
@@ -13,12 +14,19 @@ export type Admission =
   /** `publicReason` may be shown to the client; `logReason` only goes to the log. */
   | { readonly ok: false, readonly closeCode: CloseCodeValue, readonly publicReason: string, readonly logReason: string, readonly userId?: string | null }
 
+const PATTERN_MISMATCH = 'document name does not match DOCUMENT_NAME_PATTERN'
+
+/** Why `name` is refused by the built-in rule or DOCUMENT_NAME_PATTERN, or null when it is fine. */
+export function nameProblem (config: Config, name: string): string | null {
+  return documentNameProblem(name) ?? (config.documentNamePattern !== null && !config.documentNamePattern.test(name) ? PATTERN_MISMATCH : null)
+}
+
 export async function admit (ctx: ServerContext, credentials: Credentials, documentName: string): Promise<Admission> {
-  const problem = documentNameProblem(documentName)
-  if (problem !== null) return { ok: false, closeCode: CloseCode.policyViolation, publicReason: problem, logReason: problem }
-  const pattern = ctx.config.documentNamePattern
-  if (pattern !== null && !pattern.test(documentName)) {
-    return { ok: false, closeCode: CloseCode.policyViolation, publicReason: 'invalid document name', logReason: 'document name does not match DOCUMENT_NAME_PATTERN' }
+  const problem = nameProblem(ctx.config, documentName)
+  if (problem !== null) {
+    // The pattern is the operator's business; the built-in reasons are safe to show.
+    const publicReason = problem === PATTERN_MISMATCH ? 'invalid document name' : problem
+    return { ok: false, closeCode: CloseCode.policyViolation, publicReason, logReason: problem }
   }
   let principal: Principal
   try {

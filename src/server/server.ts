@@ -20,9 +20,11 @@ import { warmUpYjs } from '../documents/warm-up.js'
 import { CloseCode } from '../errors.js'
 import { healthReport, type HealthReport } from '../http/health.js'
 import { createRouter, notFound, sendJson, type HttpRoute } from '../http/routes.js'
+import { adminRoutes } from '../http/admin.js'
 import type { Logger } from '../log.js'
 import type { DocumentStore } from '../storage/types.js'
 import type { ServerContext, ServerEvents } from './context.js'
+import { nameProblem } from './admission.js'
 import { emitSafely } from './events.js'
 import { startHeartbeat } from './heartbeat.js'
 import { startSessionRecheck } from './session-recheck.js'
@@ -290,9 +292,13 @@ export class CollabServer extends EventEmitter<ServerEvents> {
   }
 
   private httpRoutes (): HttpRoute[] {
-    return [
+    const routes: HttpRoute[] = [
       { method: 'GET', path: '/health', handler: async (_req, res) => await this.serveHealth(res) },
     ]
+    if (this.config.adminToken !== null) {
+      routes.push(...adminRoutes(this.config.adminToken, this.store, this.log, (name) => nameProblem(this.config, name)))
+    }
+    return routes
   }
 }
 

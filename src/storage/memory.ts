@@ -5,7 +5,7 @@
  * mutate stored state.
  */
 import { mergeToSnapshot } from './snapshot.js'
-import type { AppendEntry, CompactionResult, DocumentStore, DocumentSummary, ListOptions, StoreHealth, StoredDocument } from './types.js'
+import type { AppendEntry, CompactionResult, DocumentStore, DocumentSummary, Grant, GrantRole, ListOptions, StoreHealth, StoredDocument } from './types.js'
 
 interface MemoryDocument {
   snapshot: Uint8Array | null
@@ -16,6 +16,8 @@ interface MemoryDocument {
 export class MemoryStore implements DocumentStore {
   readonly kind = 'memory'
   private readonly documents = new Map<string, MemoryDocument>()
+  /** document -> user -> grant */
+  private readonly grants = new Map<string, Map<string, Grant>>()
   private closed = false
 
   async open (): Promise<void> {}
@@ -56,7 +58,39 @@ export class MemoryStore implements DocumentStore {
 
   async delete (name: string): Promise<boolean> {
     this.assertOpen()
+    this.grants.delete(name)
     return this.documents.delete(name)
+  }
+
+  async listGrants (document: string): Promise<Grant[]> {
+    this.assertOpen()
+    return [...(this.grants.get(document)?.values() ?? [])]
+  }
+
+  async grant (document: string, userId: string, role: GrantRole): Promise<void> {
+    this.assertOpen()
+    let forDocument = this.grants.get(document)
+    if (forDocument === undefined) {
+      forDocument = new Map()
+      this.grants.set(document, forDocument)
+    }
+    const existing = forDocument.get(userId)
+    forDocument.set(userId, { document, userId, role, grantedAt: existing?.grantedAt ?? Date.now() })
+  }
+
+  async revoke (document: string, userId: string): Promise<boolean> {
+    this.assertOpen()
+    const forDocument = this.grants.get(document)
+    const removed = forDocument?.delete(userId) ?? false
+    if (forDocument?.size === 0) this.grants.delete(document)
+    return removed
+  }
+
+  async claimOwnership (document: string, userId: string): Promise<boolean> {
+    this.assertOpen()
+    if (this.documents.has(document) || this.grants.has(document)) return false
+    await this.grant(document, userId, 'owner')
+    return true
   }
 
   async list (options: ListOptions = {}): Promise<DocumentSummary[]> {

@@ -16,7 +16,7 @@ import { CorruptDocumentError } from '../errors.js'
 import { sqliteMigrations } from './migrations/sqlite.js'
 import { mergeToSnapshot } from './snapshot.js'
 import { forEachPacked, type PackedEntries } from './append-batch.js'
-import type { CompactionResult, DocumentSummary, ListOptions, StoredDocument } from './types.js'
+import type { CompactionResult, DocumentSummary, GrantRole, ListOptions, StoredDocument } from './types.js'
 
 export interface SqliteWorkerData {
   readonly path: string
@@ -31,6 +31,10 @@ export type SqliteRequest =
   | { id: number, op: 'delete', name: string }
   | { id: number, op: 'list', options: ListOptions }
   | { id: number, op: 'ping' }
+  | { id: number, op: 'listGrants', document: string }
+  | { id: number, op: 'grant', document: string, userId: string, role: GrantRole }
+  | { id: number, op: 'revoke', document: string, userId: string }
+  | { id: number, op: 'claimOwnership', document: string, userId: string }
   | { id: number, op: 'close' }
 
 export interface SerializedError {
@@ -94,6 +98,13 @@ function prepare (handle: Database.Database) {
         WHERE substr(d.name, 1, length(?)) = ? AND d.name > ?
         ORDER BY d.name LIMIT ?`),
     ping: handle.prepare('SELECT 1'),
+    listGrants: handle.prepare('SELECT document, user_id AS userId, role, granted_at AS grantedAt FROM document_access WHERE document = ? ORDER BY granted_at, user_id'),
+    grant: handle.prepare('INSERT INTO document_access (document, user_id, role, granted_at) VALUES (?, ?, ?, ?) ON CONFLICT (document, user_id) DO UPDATE SET role = excluded.role'),
+    revoke: handle.prepare('DELETE FROM document_access WHERE document = ? AND user_id = ?'),
+    revokeAll: handle.prepare('DELETE FROM document_access WHERE document = ?'),
+    claim: handle.prepare(`INSERT INTO document_access (document, user_id, role, granted_at)
+      SELECT ?, ?, 'owner', ? WHERE NOT EXISTS (SELECT 1 FROM document_access WHERE document = ?)
+        AND NOT EXISTS (SELECT 1 FROM yjs_document WHERE name = ?)`),
   }
 }
 
@@ -153,6 +164,7 @@ function remove (name: string): boolean {
   return db!.transaction(() => {
     const logRows = s.deleteLog.run(name).changes
     const docRows = s.deleteDocument.run(name).changes
+    s.revokeAll.run(name)
     return logRows + docRows > 0
   }).immediate()
 }
@@ -177,6 +189,10 @@ function handle (req: SqliteRequest): unknown {
     case 'delete': return remove(req.name)
     case 'list': return list(req.options)
     case 'ping': return stmts().ping.get()
+    case 'listGrants': return stmts().listGrants.all(req.document)
+    case 'grant': return void stmts().grant.run(req.document, req.userId, req.role, Date.now())
+    case 'revoke': return stmts().revoke.run(req.document, req.userId).changes > 0
+    case 'claimOwnership': return stmts().claim.run(req.document, req.userId, Date.now(), req.document, req.document).changes > 0
     case 'close':
       db?.close()
       db = null

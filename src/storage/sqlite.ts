@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads'
 import { CorruptDocumentError, StoreUnavailableError } from '../errors.js'
 import { packEntries } from './append-batch.js'
 import type { SqliteRequest, SqliteResponse, SqliteWorkerData, SerializedError } from './sqlite-worker.js'
-import type { AppendEntry, CompactionResult, DocumentStore, DocumentSummary, ListOptions, StoreHealth, StoredDocument } from './types.js'
+import type { AppendEntry, CompactionResult, DocumentStore, DocumentSummary, Grant, GrantRole, ListOptions, StoreHealth, StoredDocument } from './types.js'
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
 type Request = DistributiveOmit<SqliteRequest, 'id'>
@@ -50,6 +50,22 @@ export class SqliteStore implements DocumentStore {
 
   async delete (name: string): Promise<boolean> {
     return await this.request({ op: 'delete', name }) as boolean
+  }
+
+  async listGrants (document: string): Promise<Grant[]> {
+    return await this.request({ op: 'listGrants', document }) as Grant[]
+  }
+
+  async grant (document: string, userId: string, role: GrantRole): Promise<void> {
+    await this.request({ op: 'grant', document, userId, role })
+  }
+
+  async revoke (document: string, userId: string): Promise<boolean> {
+    return await this.request({ op: 'revoke', document, userId }) as boolean
+  }
+
+  async claimOwnership (document: string, userId: string): Promise<boolean> {
+    return await this.request({ op: 'claimOwnership', document, userId }) as boolean
   }
 
   async list (options: ListOptions = {}): Promise<DocumentSummary[]> {

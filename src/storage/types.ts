@@ -57,6 +57,17 @@ export interface StoreHealth {
   readonly error?: string
 }
 
+/** One user's role on one document (the `document_access` table). */
+export interface Grant {
+  readonly document: string
+  readonly userId: string
+  readonly role: GrantRole
+  /** ms since epoch */
+  readonly grantedAt: number
+}
+
+export type GrantRole = 'owner' | 'admin' | 'editor' | 'viewer'
+
 export interface DocumentStore {
   /** `memory`, `sqlite`, `postgres`: for logs and /health. */
   readonly kind: string
@@ -78,8 +89,20 @@ export interface DocumentStore {
    * CorruptDocumentError and leaves them untouched.
    */
   compact (name: string): Promise<CompactionResult>
-  /** Deletes the document and its log. @returns whether it existed. */
+  /** Deletes the document, its log and its grants. @returns whether it existed. */
   delete (name: string): Promise<boolean>
+  /** The grants of a document, oldest first. */
+  listGrants (document: string): Promise<Grant[]>
+  /** Gives `userId` `role` on `document`, replacing the role it had. */
+  grant (document: string, userId: string, role: GrantRole): Promise<void>
+  /** Takes `userId`'s grant on `document` away. @returns whether there was one. */
+  revoke (document: string, userId: string): Promise<boolean>
+  /**
+   * Records `userId` as the owner of `document` if the document is new: never stored, and no
+   * grants. Atomic, so two first editors cannot both become owner.
+   * @returns whether `userId` became the owner.
+   */
+  claimOwnership (document: string, userId: string): Promise<boolean>
   list (options?: ListOptions): Promise<DocumentSummary[]>
   health (): Promise<StoreHealth>
   /** Waits for in-flight operations and releases connections/threads. */

@@ -182,4 +182,34 @@ describe.each(Object.keys(factories))('%s store', (kind) => {
     const reopened = await h.reopen()
     expect(content('kept', await reopened.load('kept'))).toBe('kept')
   })
+
+  it('keeps per-document grants: grant, change a role, list, revoke', async () => {
+    await h.store.grant('shared', 'ann', 'editor')
+    await h.store.grant('shared', 'bob', 'viewer')
+    await h.store.grant('other', 'ann', 'owner')
+    await h.store.grant('shared', 'bob', 'editor')
+    const grants = await h.store.listGrants('shared')
+    expect(grants.map((g) => [g.userId, g.role]).sort()).toEqual([['ann', 'editor'], ['bob', 'editor']])
+    expect(grants.every((g) => g.document === 'shared' && g.grantedAt > 0)).toBe(true)
+    expect(await h.store.revoke('shared', 'bob')).toBe(true)
+    expect(await h.store.revoke('shared', 'bob')).toBe(false)
+    expect((await h.store.listGrants('shared')).map((g) => g.userId)).toEqual(['ann'])
+    expect((await (await h.reopen()).listGrants('other')).map((g) => g.role)).toEqual(['owner'])
+  })
+
+  it('makes the first claimant of a new document its owner, and nobody of an existing one', async () => {
+    expect(await h.store.claimOwnership('fresh', 'ann')).toBe(true)
+    expect(await h.store.claimOwnership('fresh', 'bob')).toBe(false)
+    expect((await h.store.listGrants('fresh')).map((g) => [g.userId, g.role])).toEqual([['ann', 'owner']])
+    await h.store.append([{ document: 'old', update: edit(new Y.Doc(), 'x'), userId: null }])
+    expect(await h.store.claimOwnership('old', 'carol')).toBe(false)
+    expect(await h.store.listGrants('old')).toEqual([])
+  })
+
+  it('deletes a document\'s grants with it', async () => {
+    await h.store.append([{ document: 'gone', update: edit(new Y.Doc(), 'x'), userId: null }])
+    await h.store.grant('gone', 'ann', 'owner')
+    await h.store.delete('gone')
+    expect(await h.store.listGrants('gone')).toEqual([])
+  })
 })

@@ -3,7 +3,7 @@
  * hold appends until the test releases them, fail them, and count calls. Lets a test see what
  * the server does while a write is in flight.
  */
-import type { AppendEntry, CompactionResult, DocumentStore, DocumentSummary, ListOptions, StoreHealth, StoredDocument } from '../../dist/index.js'
+import type { AppendEntry, CompactionResult, DocumentStore, DocumentSummary, Grant, GrantRole, ListOptions, StoreHealth, StoredDocument } from '../../dist/index.js'
 
 export class GatedStore implements DocumentStore {
   readonly kind: string
@@ -32,6 +32,11 @@ export class GatedStore implements DocumentStore {
   }
 
   async open (): Promise<void> { await this.inner.open() }
+
+  async listGrants (document: string): Promise<Grant[]> { return await this.inner.listGrants(document) }
+  async grant (document: string, userId: string, role: GrantRole): Promise<void> { await this.inner.grant(document, userId, role) }
+  async revoke (document: string, userId: string): Promise<boolean> { return await this.inner.revoke(document, userId) }
+  async claimOwnership (document: string, userId: string): Promise<boolean> { return await this.inner.claimOwnership(document, userId) }
 
   async load (name: string): Promise<StoredDocument | null> {
     this.loads++

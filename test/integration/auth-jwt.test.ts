@@ -152,7 +152,8 @@ describe('JWT credentials', () => {
 
 describe('roles', () => {
   it('a viewer receives every edit and its writes change nothing for anyone, on both protocols', async () => {
-    const server = await jwtServer()
+    // Access by role alone here: no creator-owner grant making the document private.
+    const server = await jwtServer({ OWNER_ON_CREATE: 'false' })
     const editor = yws(server.url, 'shared', { params: { token: await hs256({ sub: 'ed', role: 'editor', exp: now() + 60 }) } })
     const viewerToken = await hs256({ sub: 'vi', role: 'viewer', exp: now() + 60 })
     const viewerYws = yws(server.url, 'shared', { params: { token: viewerToken } })

@@ -36,4 +36,17 @@ export const sqliteMigrations: readonly Migration[] = [
       CREATE INDEX yjs_update_log_document_id ON yjs_update_log (document, id);
     `,
   },
+  {
+    version: 2,
+    name: 'per-document grants',
+    sql: `
+      CREATE TABLE document_access (
+        document   TEXT NOT NULL,
+        user_id    TEXT NOT NULL,
+        role       TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'editor', 'viewer')),
+        granted_at INTEGER NOT NULL,
+        PRIMARY KEY (document, user_id)
+      );
+    `,
+  },
 ]
