@@ -125,7 +125,7 @@ describe.each([['PostgreSQL', pgApp], ['SQLite', sqliteApp]] as const)('Better A
     return { code, denied: client.frames.map(deniedReason).find((r) => r !== null) ?? null }
   }
 
-  it('accepts its session cookie (y-websocket), the signed token (Hocuspocus token, Bearer, ?token=), takes the role from the user row and names the user', async () => {
+  it('accepts its session cookie (also __Secure-), the signed token (Hocuspocus token, Bearer, ?token=) on both protocols, takes the role from the user row and names the user', async () => {
     const s = await server()
     const ann = await appInstance.signUp('ann')
     // The admin plugin's default role "user" is not a collabd role (DEFAULT_ROLE, viewer, applies).
@@ -134,10 +134,12 @@ describe.each([['PostgreSQL', pgApp], ['SQLite', sqliteApp]] as const)('Better A
     const byHocuspocus = hocus(s.url, 'ba-doc', { token: ann.signed })
     const byBearer = yws(s.url, 'ba-doc', { headers: { Authorization: `Bearer ${ann.signed}` } })
     const byQuery = yws(s.url, 'ba-doc', { params: { token: ann.signed } })
-    for (const c of [byCookie, byHocuspocus, byBearer, byQuery]) await synced(c.provider)
+    const byHpCookie = hocus(s.url, 'ba-doc', { token: '', headers: { Cookie: `__Secure-better-auth.session_token=${ann.cookie}` } })
+    const byHpBearer = hocus(s.url, 'ba-doc', { token: '', headers: { Authorization: `Bearer ${ann.signed}` } })
+    for (const c of [byCookie, byHocuspocus, byBearer, byQuery, byHpCookie, byHpBearer]) await synced(c.provider)
     byHocuspocus.doc.getText('t').insert(0, 'signed in')
-    for (const c of [byCookie, byBearer, byQuery]) await waitFor(() => text(c.doc) === 'signed in', 'the edit to arrive')
-    expect(s.logs.filter((l) => l.msg === 'connected').map((l) => l.userId)).toEqual([ann.userId, ann.userId, ann.userId, ann.userId])
+    for (const c of [byCookie, byBearer, byQuery, byHpCookie, byHpBearer]) await waitFor(() => text(c.doc) === 'signed in', 'the edit to arrive')
+    expect(s.logs.filter((l) => l.msg === 'connected').map((l) => l.userId)).toEqual(Array(6).fill(ann.userId))
     expect(JSON.stringify(s.logs)).not.toContain(ann.signed.split('.')[0])
   })
 
