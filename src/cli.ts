@@ -9,6 +9,7 @@ import { ENVIRONMENT, loadConfig } from './config.js'
 import { ConfigError } from './errors.js'
 import { createServer } from './index.js'
 import { createLogger } from './log.js'
+import { isLastOwner } from './http/admin.js'
 import { nameProblem } from './server/admission.js'
 import { createStore, describeStorage } from './storage/index.js'
 import type { GrantRole } from './storage/types.js'
@@ -144,6 +145,7 @@ async function manageAccess (command: 'grant' | 'revoke' | 'access', args: reado
   const problem = nameProblem(config, document)
   if (problem !== null) return fail(problem)
   if (command === 'grant' && !GRANT_ROLES.includes(role as GrantRole)) return fail(`role must be one of ${GRANT_ROLES.join(', ')}`)
+  if (config.auth.authorizeWebhook !== null) process.stderr.write('collabd: note: AUTHORIZE_URL is set, so the server decides access by asking the app and does not consult grants\n')
   const store = createStore(config.storage)
   await store.open()
   try {
@@ -151,6 +153,7 @@ async function manageAccess (command: 'grant' | 'revoke' | 'access', args: reado
       await store.grant(document, user!, role as GrantRole)
       process.stdout.write(`${user} is now ${role} of "${document}"\n`)
     } else if (command === 'revoke') {
+      if (await isLastOwner(store, document, user!)) return fail(`${user} is the last owner of "${document}": grant another owner first`)
       const removed = await store.revoke(document, user!)
       process.stdout.write(removed ? `${user} no longer has a grant on "${document}"\n` : `${user} had no grant on "${document}"\n`)
       if (!removed) return 1

@@ -85,6 +85,8 @@ export interface JwtConfig {
   readonly issuer: string | null
   readonly audience: string | null
   readonly clockToleranceSec: number
+  /** Refuse tokens without `exp` (they would be valid forever). */
+  readonly requireExp: boolean
   /** Claim names, first present wins. */
   readonly userClaims: readonly string[]
   readonly roleClaim: string
@@ -169,6 +171,7 @@ export const ENVIRONMENT: readonly Setting[] = [
   { name: 'JWT_ISSUER', default: '', doc: 'Required `iss`, if set.' },
   { name: 'JWT_AUDIENCE', default: '', doc: 'Required `aud`, if set.' },
   { name: 'JWT_CLOCK_TOLERANCE_SEC', default: '30', doc: 'Clock skew allowed when checking `exp` and `nbf`.' },
+  { name: 'JWT_REQUIRE_EXP', default: 'true', doc: 'Refuse tokens without an `exp` claim: a leaked token without one is valid forever.' },
   { name: 'JWT_USER_CLAIM', default: 'sub,userId', doc: 'Claims that hold the user id, comma-separated; the first present wins. A token without one is refused.' },
   { name: 'JWT_ROLE_CLAIM', default: 'role', doc: 'Claim that holds the role (owner, admin, editor, viewer).' },
   { name: 'JWT_NAME_CLAIM', default: 'name,email', doc: 'Claims that hold a display name, comma-separated; the first present wins.' },
@@ -195,6 +198,9 @@ export const ENVIRONMENT: readonly Setting[] = [
   { name: 'LOG_FORMAT', default: 'auto', doc: '`json` (JSON lines), `pretty` (human-readable), or `auto`: pretty when stdout is a terminal.' },
   { name: 'NODE_ENV', default: 'development', doc: '`production` turns on the production safety checks.' },
 ]
+
+/** Settings whose values must never appear in an error message or a log. */
+const SECRET_SETTINGS: ReadonlySet<string> = new Set(['JWT_SECRET', 'BETTER_AUTH_SECRET', 'ADMIN_TOKEN', 'AUTHORIZE_TOKEN'])
 
 const DEFAULTS = Object.fromEntries(ENVIRONMENT.map((s) => [s.name, s.default])) as Record<string, string>
 
@@ -235,6 +241,7 @@ const schema = z.object({
   JWT_ISSUER: z.string().trim(),
   JWT_AUDIENCE: z.string().trim(),
   JWT_CLOCK_TOLERANCE_SEC: int(0, 3600),
+  JWT_REQUIRE_EXP: bool,
   JWT_USER_CLAIM: z.string(),
   JWT_ROLE_CLAIM: z.string().trim().min(1),
   JWT_NAME_CLAIM: z.string(),
@@ -298,7 +305,12 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: Par
   }
   const parsed = schema.safeParse(raw)
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message} (got "${raw[String(issue.path[0])]}")`))
+    throw new ConfigError(parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0])
+      // Never echo a secret, nor a URL that may carry credentials.
+      const shown = SECRET_SETTINGS.has(name) || name.endsWith('_URL') ? '' : ` (got "${raw[name]}")`
+      return `${issue.path.join('.')}: ${issue.message}${shown}`
+    }))
   }
   const e = parsed.data
   let storage: StorageConfig
@@ -389,6 +401,7 @@ function jwtConfig (e: z.infer<typeof schema>): JwtConfig | null {
     issuer: e.JWT_ISSUER === '' ? null : e.JWT_ISSUER,
     audience: e.JWT_AUDIENCE === '' ? null : e.JWT_AUDIENCE,
     clockToleranceSec: e.JWT_CLOCK_TOLERANCE_SEC,
+    requireExp: e.JWT_REQUIRE_EXP,
     userClaims,
     roleClaim: e.JWT_ROLE_CLAIM,
     nameClaims: list(e.JWT_NAME_CLAIM),

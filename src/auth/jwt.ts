@@ -1,7 +1,8 @@
 /**
  * JWT authentication (jose): a shared secret (HS*), a PEM public key, or a JWKS endpoint that
  * is cached and fetched again when a token names a key id it does not know (key rotation).
- * `exp` and `nbf` are enforced with JWT_CLOCK_TOLERANCE_SEC of skew; `iss` and `aud` when set.
+ * `exp` (required unless JWT_REQUIRE_EXP=false) and `nbf` are enforced with
+ * JWT_CLOCK_TOLERANCE_SEC of skew; `iss` and `aud` when set.
  *
  * The token comes from the first credential present, in this order: the Hocuspocus token
  * message, `Authorization: Bearer`, `?token=`, then the JWT_COOKIE cookie. The first one present
@@ -65,6 +66,7 @@ export class JwtAuthenticator implements Authenticator {
       ({ payload } = await jwtVerify(token, this.key as Uint8Array, {
         algorithms: [...c.algorithms],
         clockTolerance: c.clockToleranceSec,
+        ...(c.requireExp ? { requiredClaims: ['exp'] } : {}),
         ...(c.issuer === null ? {} : { issuer: c.issuer }),
         ...(c.audience === null ? {} : { audience: c.audience }),
       }))

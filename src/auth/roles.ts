@@ -44,13 +44,18 @@ export class RoleAuthorizer implements Authorizer {
     const { policy, ownerOnCreate } = this.options
     if (policy === 'role' || this.grants === null) return byRole
     if (role === 'owner' || role === 'admin') return 'write'
-    const grants = await this.grants.listGrants(documentName)
+    let grants = await this.grants.listGrants(documentName)
+    if (grants.length === 0 && ownerOnCreate && byRole === 'write' && principal.userId !== null) {
+      // A new document is claimed by its first writer. A failed claim means someone else got
+      // there first (or the document predates grants): read the grants again either way.
+      if (await this.grants.claimOwnership(documentName, principal.userId)) return 'write'
+      grants = await this.grants.listGrants(documentName)
+    }
     if (grants.length > 0) {
       const mine = grants.find((g) => g.userId === principal.userId)
       return mine === undefined || !Object.hasOwn(ROLE_ACCESS, mine.role) ? 'none' : ROLE_ACCESS[mine.role as Role]
     }
-    // No grants: a new document (claimed by its first writer), or one from before grants.
-    if (ownerOnCreate && byRole === 'write' && principal.userId !== null && await this.grants.claimOwnership(documentName, principal.userId)) return 'write'
+    // No grants: a document from before grants (or created anonymously).
     return policy === 'grants' ? 'none' : byRole
   }
 

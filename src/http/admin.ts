@@ -32,6 +32,17 @@ async function readJson (req: IncomingMessage): Promise<unknown> {
 }
 
 /** @param nameProblem the server's document-name rule: why a name is refused, or null. */
+/**
+ * Whether `userId` is the only owner of `document`. Removing the last owner would leave a
+ * private document without grants, open by role again (or, if it was never written, to be
+ * claimed by the next writer), so it is refused.
+ */
+export async function isLastOwner (store: Pick<DocumentStore, 'listGrants'>, document: string, userId: string): Promise<boolean> {
+  const grants = await store.listGrants(document)
+  const owners = grants.filter((g) => g.role === 'owner')
+  return owners.length === 1 && owners[0]!.userId === userId
+}
+
 export function adminRoutes (adminToken: string, store: DocumentStore, log: Logger, nameProblem: (name: string) => string | null): HttpRoute[] {
   const expected = digest(adminToken)
   const authorized = (req: IncomingMessage): boolean => {
@@ -93,6 +104,10 @@ export function adminRoutes (adminToken: string, store: DocumentStore, log: Logg
         const user = q.get('user')
         if (badDocument(res, document)) return
         if (user === null || user === '') return sendJson(res, 400, { error: 'user is required' })
+        if (await isLastOwner(store, document!, user)) {
+          sendJson(res, 409, { error: 'the last owner cannot be removed: grant another owner first' })
+          return
+        }
         const removed = await store.revoke(document!, user)
         if (removed) log.info({ document, userId: user }, 'access revoked')
         if (removed) res.writeHead(204).end()

@@ -198,8 +198,8 @@ describe.each([['PostgreSQL', pgApp], ['SQLite', sqliteApp]] as const)('Better A
     expect(reasons[1]).toContain('banned')
   })
 
-  it('disconnects a client within the re-check interval after its user signs out, on both protocols', async () => {
-    const s = await server({ AUTH_CACHE_MS: '0' })
+  it('disconnects a client within the re-check interval after its user signs out, on both protocols, and does not let it back in from the cache', async () => {
+    const s = await server({ AUTH_CACHE_MS: '60000' })
     const eve = await appInstance.signUp('eve')
     const stay = await appInstance.signUp('stay')
     const leaving = await raw(`${s.url}/ba-live`, { headers: { Cookie: `better-auth.session_token=${eve.cookie}` } })

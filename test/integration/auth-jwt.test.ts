@@ -93,6 +93,7 @@ describe('JWT credentials', () => {
     ['signed with another secret', async () => await hs256({ sub: 'bob', exp: now() + 60 }, 'another-secret-that-is-also-long-enough!'), 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED'],
     ['not a JWT', async () => 'not.a.jwt', 'ERR_JWS_INVALID'],
     ['without a user id', async () => await hs256({ role: 'editor', exp: now() + 60 }), 'no user id'],
+    ['without exp (valid forever if it leaked)', async () => await hs256({ sub: 'bob' }), 'claim "exp" missing'],
   ])('refuses a token that is %s: 4401 with a generic reason, the log says why without the token', async (_what, make, logged) => {
     const server = await jwtServer()
     const token = await make()

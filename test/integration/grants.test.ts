@@ -55,6 +55,14 @@ describe('grants', () => {
     expect(s.logs.find((l) => l.msg === 'document refused')?.userId).toBe('bob')
   })
 
+  it('two editors opening a new document at once: one owns it, the other is refused', async () => {
+    const store = new MemoryStore()
+    const s = await server({}, store)
+    const outcomes = await Promise.all([accessOf(s, 'race', 'ann', 'editor'), accessOf(s, 'race', 'bob', 'editor')])
+    expect(outcomes.sort()).toEqual(['denied', 'read-write'])
+    expect((await store.listGrants('race')).map((g) => g.role)).toEqual(['owner'])
+  })
+
   it('a viewer opening a new document does not become its owner', async () => {
     const store = new MemoryStore()
     const s = await server({}, store)
@@ -98,6 +106,7 @@ describe('managing grants', () => {
     expect(await accessOf(s, 'team/plan', 'bob', 'editor')).toBe('readonly')
     const listed = await (await api('GET', `?document=${encodeURIComponent('team/plan')}`)).json() as { grants: Array<{ userId: string, role: string }> }
     expect(listed.grants.map((g) => [g.userId, g.role]).sort()).toEqual([['ann', 'owner'], ['bob', 'viewer']])
+    expect((await api('DELETE', `?document=${encodeURIComponent('team/plan')}&user=ann`)).status).toBe(409) // the last owner
     expect((await api('DELETE', `?document=${encodeURIComponent('team/plan')}&user=bob`)).status).toBe(204)
     expect((await api('DELETE', `?document=${encodeURIComponent('team/plan')}&user=bob`)).status).toBe(404)
     expect(await accessOf(s, 'team/plan', 'bob', 'editor')).toBe('denied')
@@ -125,6 +134,9 @@ describe('managing grants', () => {
       expect(listed.stdout).toMatch(/viewer\s+eve/)
       expect(cli('grant', 'spec', 'eve', 'boss').status).toBe(2)
       expect(cli('revoke', 'spec', 'nobody').status).toBe(1)
+      expect(cli('grant', 'spec', 'dan', 'owner').status).toBe(0)
+      expect(cli('revoke', 'spec', 'dan').status).toBe(2) // the last owner
+      expect(cli('grant', 'spec', 'dan', 'editor').status).toBe(0)
       const s = await server({}, new SqliteStore({ path: file, synchronous: "full" }))
       expect(await accessOf(s, 'spec', 'dan', 'viewer')).toBe('read-write')
       expect(await accessOf(s, 'spec', 'eve', 'editor')).toBe('readonly')

@@ -9,7 +9,7 @@
  */
 import type { AuthResult, Authenticator, CredentialSource, Credentials } from '../types.js'
 import { VerdictCache } from '../verdict-cache.js'
-import type { SessionRecord, SessionSource } from './sessions.js'
+import { UNAVAILABLE, type SessionRecord, type SessionSource } from './sessions.js'
 import { verifySignedToken } from './signed-token.js'
 
 export const SESSION_COOKIES = ['better-auth.session_token', '__Secure-better-auth.session_token'] as const
@@ -55,7 +55,9 @@ export class BetterAuthAuthenticator implements Authenticator {
     const cached = this.cache.get(checked.token)
     if (cached !== null) return cached
     const found = await this.sessions.find([checked.token])
-    const session = found.get(checked.token)
+    const looked = found.get(checked.token)
+    if (looked === UNAVAILABLE) throw new Error('the session could not be looked up')
+    const session = looked
     const problem = sessionProblem(session)
     const result: AuthResult = problem !== null
       ? { ok: false, reason: `better-auth from ${picked.source}: ${problem}`, userId: session?.userId ?? null }
@@ -68,7 +70,15 @@ export class BetterAuthAuthenticator implements Authenticator {
     const found = await this.sessions.find(sessions)
     const now = Date.now()
     const ended = new Set<string>()
-    for (const token of sessions) if (sessionProblem(found.get(token), now) !== null) ended.add(token)
+    for (const token of sessions) {
+      const session = found.get(token)
+      if (session === UNAVAILABLE) continue // not known to have ended: checked again next time
+      const problem = sessionProblem(session, now)
+      if (problem === null) continue
+      ended.add(token)
+      // A reconnect must not be let back in by a success cached before the session ended.
+      this.cache.set(token, { ok: false, reason: `better-auth: ${problem}`, userId: session?.userId ?? null }, null, now)
+    }
     return ended
   }
 

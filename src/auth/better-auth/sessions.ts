@@ -21,9 +21,15 @@ export interface SessionRecord {
   readonly email: string | null
 }
 
+/** A token whose lookup failed (the app did not answer): neither valid nor ended. */
+export const UNAVAILABLE = 'unavailable'
+
 export interface SessionSource {
-  /** The sessions among `tokens` that exist (valid or not: the caller decides). */
-  find (tokens: readonly string[]): Promise<Map<string, SessionRecord>>
+  /**
+   * The sessions among `tokens` that exist (valid or not: the caller decides); UNAVAILABLE for
+   * tokens that could not be looked up. Throws when nothing could be looked up.
+   */
+  find (tokens: readonly string[]): Promise<Map<string, SessionRecord | typeof UNAVAILABLE>>
   close (): Promise<void>
 }
 
@@ -88,7 +94,9 @@ export class SqliteSessions implements SessionSource {
 
   async find (tokens: readonly string[]): Promise<Map<string, SessionRecord>> {
     const found = new Map<string, SessionRecord>()
-    this.db ??= new Database(this.path, { readonly: true, fileMustExist: true })
+    // A short busy timeout: these reads run on the event loop, and an app's write lock must not
+    // freeze the server (a locked database fails this check; it is retried on the next one).
+    this.db ??= new Database(this.path, { readonly: true, fileMustExist: true, timeout: 50 })
     for (let i = 0; i < tokens.length; i += 500) {
       const chunk = tokens.slice(i, i + 500)
       const rows = this.db.prepare(`${SELECT} WHERE s.token IN (${chunk.map(() => '?').join(',')})`).all(...chunk) as Array<Record<string, unknown>>
@@ -111,24 +119,40 @@ export class SqliteSessions implements SessionSource {
  * per token (no batching), and subject to the app's rate limit.
  */
 export class HttpSessions implements SessionSource {
-  constructor (private readonly baseUrl: string, private readonly signed: (token: string) => string | null) {}
+  constructor (private readonly baseUrl: string, private readonly signed: (token: string) => string) {}
 
-  async find (tokens: readonly string[]): Promise<Map<string, SessionRecord>> {
-    const found = new Map<string, SessionRecord>()
-    for (const token of tokens) {
-      const signed = this.signed(token)
-      if (signed === null) continue
-      const res = await fetch(new URL('/api/auth/get-session', this.baseUrl), {
-        headers: { cookie: `better-auth.session_token=${encodeURIComponent(signed)}` },
-        signal: AbortSignal.timeout(5000),
-      })
-      if (!res.ok) throw new Error(`get-session answered HTTP ${res.status}`)
-      const body = await res.json() as { session?: Record<string, unknown>, user?: Record<string, unknown> } | null
-      if (body?.session === undefined || body.user === undefined) continue
-      const r = record({ ...body.user, token, expiresAt: body.session.expiresAt, userId: body.session.userId })
-      if (r !== null) found.set(token, r)
-    }
+  async find (tokens: readonly string[]): Promise<Map<string, SessionRecord | typeof UNAVAILABLE>> {
+    const found = new Map<string, SessionRecord | typeof UNAVAILABLE>()
+    let failures = 0
+    let lastError: Error | null = null
+    // A few requests at a time; one failing (a 429 from the app's rate limit) spoils only itself.
+    let next = 0
+    await Promise.all(Array.from({ length: Math.min(4, tokens.length) }, async () => {
+      while (next < tokens.length) {
+        const token = tokens[next++]!
+        try {
+          const r = await this.lookUp(token)
+          if (r !== null) found.set(token, r)
+        } catch (err) {
+          failures++
+          lastError = err as Error
+          found.set(token, UNAVAILABLE)
+        }
+      }
+    }))
+    if (failures > 0 && failures === tokens.length) throw lastError!
     return found
+  }
+
+  private async lookUp (token: string): Promise<SessionRecord | null> {
+    const res = await fetch(new URL('/api/auth/get-session', this.baseUrl), {
+      headers: { cookie: `better-auth.session_token=${encodeURIComponent(this.signed(token))}` },
+      signal: AbortSignal.timeout(5000),
+    })
+    if (!res.ok) throw new Error(`get-session answered HTTP ${res.status}`)
+    const body = await res.json() as { session?: Record<string, unknown>, user?: Record<string, unknown> } | null
+    if (body?.session === undefined || body.user === undefined) return null
+    return record({ ...body.user, token, expiresAt: body.session.expiresAt, userId: body.session.userId })
   }
 
   async close (): Promise<void> {}

@@ -31,6 +31,9 @@ export function verifySignedToken (value: string, secret: string, allowUnsigned 
     // `+` in a query string reads as a space: the client did not URL-encode the token.
     return { ok: false, reason: 'session token signature contains a space (a "+" that was not URL-encoded in ?token=)' }
   }
+  // Exactly what Better Auth writes: 32 bytes in padded standard base64. Anything else is not a
+  // signature of ours, however Buffer would decode it.
+  if (!/^[A-Za-z0-9+/]{43}=$/.test(signature)) return { ok: false, reason: 'session token signature is malformed' }
   const expected = createHmac('sha256', secret).update(token).digest()
   const given = Buffer.from(signature, 'base64')
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'session token signature does not match BETTER_AUTH_SECRET' }
