@@ -30,7 +30,9 @@ interface App {
   /** What collabd's BETTER_AUTH_DATABASE_URL should be. */
   readonly databaseUrl: string
   /** Signs up a new user. @returns the cookie value as set, and the signed token (bearer form). */
-  signUp (name: string): Promise<{ cookie: string, signed: string, userId: string }>
+  signUp (name: string): Promise<{ cookie: string, signed: string, userId: string, email: string }>
+  /** Signs in again (a second session). @returns its cookie value and signed token. */
+  signIn (email: string): Promise<{ cookie: string, signed: string }>
   signOut (cookie: string): Promise<void>
   /** Runs SQL against the app's database, as the app (or an admin) would. */
   exec (sql: string, params: unknown[]): Promise<void>
@@ -74,12 +76,12 @@ async function app (database: unknown, databaseUrl: string, exec: App['exec'], c
   return {
     databaseUrl,
     signUp: async (name) => {
-      const res = await auth.api.signUpEmail({ body: { email: `${name}-${Date.now()}@example.com`, password: 'a-long-password-1', name }, asResponse: true })
-      const setCookie = res.headers.get('set-cookie') ?? ''
-      const cookie = /better-auth\.session_token=([^;]+)/.exec(setCookie)![1]!
+      const email = `${name}-${Date.now()}@example.com`
+      const res = await auth.api.signUpEmail({ body: { email, password: 'a-long-password-1', name }, asResponse: true })
       const body = await res.json() as { user: { id: string } }
-      return { cookie, signed: res.headers.get('set-auth-token')!, userId: body.user.id }
+      return { ...sessionOf(res), userId: body.user.id, email }
     },
+    signIn: async (email) => sessionOf(await auth.api.signInEmail({ body: { email, password: 'a-long-password-1' }, asResponse: true })),
     signOut: async (cookie) => {
       await auth.api.signOut({ headers: new Headers({ cookie: `better-auth.session_token=${cookie}` }) })
     },
@@ -95,6 +97,12 @@ async function app (database: unknown, databaseUrl: string, exec: App['exec'], c
       await close()
     },
   }
+}
+
+/** The session cookie value and the bearer plugin's signed token from a Better Auth response. */
+function sessionOf (res: Response): { cookie: string, signed: string } {
+  const cookie = /better-auth\.session_token=([^;]+)/.exec(res.headers.get('set-cookie') ?? '')![1]!
+  return { cookie, signed: res.headers.get('set-auth-token')! }
 }
 
 function deniedReason (frame: Uint8Array): string | null {
@@ -135,7 +143,8 @@ describe.each([['PostgreSQL', pgApp], ['SQLite', sqliteApp]] as const)('Better A
     const byBearer = yws(s.url, 'ba-doc', { headers: { Authorization: `Bearer ${ann.signed}` } })
     const byQuery = yws(s.url, 'ba-doc', { params: { token: ann.signed } })
     const byHpCookie = hocus(s.url, 'ba-doc', { token: '', headers: { Cookie: `__Secure-better-auth.session_token=${ann.cookie}` } })
-    const byHpBearer = hocus(s.url, 'ba-doc', { token: '', headers: { Authorization: `Bearer ${ann.signed}` } })
+    const signedIn = await appInstance.signIn(ann.email) // a second session of the same user
+    const byHpBearer = hocus(s.url, 'ba-doc', { token: '', headers: { Authorization: `Bearer ${signedIn.signed}` } })
     for (const c of [byCookie, byHocuspocus, byBearer, byQuery, byHpCookie, byHpBearer]) await synced(c.provider)
     byHocuspocus.doc.getText('t').insert(0, 'signed in')
     for (const c of [byCookie, byBearer, byQuery, byHpCookie, byHpBearer]) await waitFor(() => text(c.doc) === 'signed in', 'the edit to arrive')

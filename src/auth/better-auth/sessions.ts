@@ -73,7 +73,8 @@ export class PostgresSessions implements SessionSource {
   async find (tokens: readonly string[]): Promise<Map<string, SessionRecord>> {
     const found = new Map<string, SessionRecord>()
     if (tokens.length === 0) return found
-    const { rows } = await this.pool.query(`${SELECT} WHERE s.token = ANY($1::text[])`, [tokens])
+    // Named: prepared once per pooled connection.
+    const { rows } = await this.pool.query({ name: 'collabd-better-auth-sessions', text: `${SELECT} WHERE s.token = ANY($1::text[])`, values: [tokens] })
     for (const row of rows as Array<Record<string, unknown>>) {
       const r = record(row)
       if (r !== null) found.set(r.token, r)
