@@ -11,7 +11,8 @@ import { createServer } from './index.js'
 import { createLogger } from './log.js'
 import { isLastOwner } from './http/admin.js'
 import { nameProblem } from './server/admission.js'
-import { createStore, describeStorage } from './storage/index.js'
+import pg from 'pg'
+import { createStore, describeStorage, migratePostgres } from './storage/index.js'
 import type { GrantRole } from './storage/types.js'
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
@@ -28,6 +29,8 @@ Commands:
                    y-websocket: new WebsocketProvider('ws://host:3001/ws', 'doc-name', ydoc)
                    Hocuspocus:  new HocuspocusProvider({ url: 'ws://host:3001/ws', name: 'doc-name' })
                  Stops gracefully on SIGTERM/SIGINT (pending updates are written first).
+  migrate        Apply pending database migrations (PostgreSQL; SQLite migrates when it opens)
+                 and exit. Safe to run twice or from several machines at once.
   grant DOC USER ROLE
                  Give USER the ROLE (owner, admin, editor, viewer) on document DOC.
   revoke DOC USER
@@ -168,6 +171,40 @@ async function manageAccess (command: 'grant' | 'revoke' | 'access', args: reado
   }
 }
 
+/** `collabd migrate`. */
+async function migrate (): Promise<number> {
+  if (existsSync('.env')) process.loadEnvFile('.env')
+  let config
+  try {
+    config = loadConfig(process.env)
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`collabd: ${err.message}\n`)
+      return 2
+    }
+    throw err
+  }
+  if (config.storage.kind === 'memory') {
+    process.stderr.write('collabd: DATABASE_URL=memory: has no schema to migrate\n')
+    return 2
+  }
+  if (config.storage.kind === 'sqlite') {
+    const store = createStore(config.storage)
+    await store.open() // SQLite applies its migrations when it opens
+    await store.close()
+    process.stdout.write(`${describeStorage(config.storage)}: schema up to date\n`)
+    return 0
+  }
+  const pool = new pg.Pool({ connectionString: config.storage.url, max: 1 })
+  try {
+    const applied = await migratePostgres(pool)
+    process.stdout.write(applied.length === 0 ? `${describeStorage(config.storage)}: schema up to date\n` : `${describeStorage(config.storage)}: applied migrations ${applied.join(', ')}\n`)
+    return 0
+  } finally {
+    await pool.end()
+  }
+}
+
 async function main (): Promise<number> {
   // `bench` has options of its own.
   if (process.argv[2] === 'bench') {
@@ -195,6 +232,7 @@ async function main (): Promise<number> {
     return command === undefined && values.help !== true ? 1 : 0
   }
   if (command === 'start') return await start()
+  if (command === 'migrate') return await migrate()
   if (command === 'grant' || command === 'revoke' || command === 'access') return await manageAccess(command, positionals.slice(1))
   process.stderr.write(`collabd: unknown command "${command}"\n\n${help()}`)
   return 1

@@ -13,6 +13,7 @@ import { ConfigError } from './errors.js'
 export type StorageConfig =
   | { readonly kind: 'memory' }
   | { readonly kind: 'sqlite', readonly path: string, readonly synchronous: 'full' | 'normal' }
+  | { readonly kind: 'postgres', readonly url: string, readonly poolSize: number, readonly migrate: boolean }
 
 export type LogFormat = 'json' | 'pretty' | 'auto'
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
@@ -145,8 +146,10 @@ export const ENVIRONMENT: readonly Setting[] = [
   { name: 'HOST', default: '0.0.0.0', doc: 'Interface to listen on. Use 127.0.0.1 behind a local reverse proxy.' },
   { name: 'HEALTH_PORT', default: '', doc: 'Optional second port serving only GET /health (for load balancers and firewalls).' },
   { name: 'WS_PATH', default: '/ws', doc: 'WebSocket base path: Hocuspocus connects to it, y-websocket to <WS_PATH>/<document>.' },
-  { name: 'DATABASE_URL', default: '', doc: 'Storage. Unset: SQLite at ./data/collabd.sqlite. `sqlite:<path>`: SQLite elsewhere. `memory:`: nothing is persisted.' },
+  { name: 'DATABASE_URL', default: '', doc: 'Storage. Unset: SQLite at ./data/collabd.sqlite. `sqlite:<path>`: SQLite elsewhere. `postgres://user:pass@host:5432/db` (or `postgresql://`): PostgreSQL. `memory:`: nothing is persisted.' },
   { name: 'SQLITE_SYNCHRONOUS', default: 'full', doc: '`full` survives a killed process and a power loss. `normal` is faster but a power loss (not a crash) may lose the last acknowledged edits.' },
+  { name: 'PG_POOL_SIZE', default: '10', doc: 'PostgreSQL connections in the pool.' },
+  { name: 'MIGRATE_ON_START', default: 'true', doc: 'Run pending PostgreSQL migrations at start (safe with several instances starting at once). With `false`, run `collabd migrate` yourself; collabd refuses to start on an old schema.' },
   { name: 'DOCUMENT_UNLOAD_DELAY_MS', default: '30000', doc: 'How long a document stays in memory after its last client left; it is compacted when unloaded.' },
   { name: 'COMPACT_AFTER_UPDATES', default: '1000', doc: 'Merge the update log into a snapshot once a document has this many logged updates.' },
   { name: 'COMPACT_AFTER_BYTES', default: '4194304', doc: '... or once its logged updates add up to this many bytes.' },
@@ -218,6 +221,8 @@ const schema = z.object({
   WS_PATH: z.string().trim().regex(/^\/[^?#]*$/, 'must start with / and contain no ? or #'),
   DATABASE_URL: z.string().trim(),
   SQLITE_SYNCHRONOUS: z.string().trim().toLowerCase().pipe(z.enum(['full', 'normal'])),
+  PG_POOL_SIZE: int(1, 1000),
+  MIGRATE_ON_START: bool,
   DOCUMENT_UNLOAD_DELAY_MS: int(0),
   COMPACT_AFTER_UPDATES: int(1),
   COMPACT_AFTER_BYTES: int(1),
@@ -276,7 +281,7 @@ export const DEFAULT_SQLITE_PATH = path.join('data', 'collabd.sqlite')
  * Parses DATABASE_URL. Exported for the CLI and tests.
  * @throws {Error} with a message naming the accepted forms.
  */
-export function parseStorageUrl (url: string, synchronous: 'full' | 'normal'): StorageConfig {
+export function parseStorageUrl (url: string, synchronous: 'full' | 'normal', postgres: { poolSize: number, migrate: boolean } = { poolSize: 10, migrate: true }): StorageConfig {
   if (url === '') return { kind: 'sqlite', path: DEFAULT_SQLITE_PATH, synchronous }
   if (url === 'memory:' || url === 'memory://') return { kind: 'memory' }
   if (url.startsWith('sqlite:')) {
@@ -286,10 +291,8 @@ export function parseStorageUrl (url: string, synchronous: 'full' | 'normal'): S
     if (file === '' || file === '/') throw new Error('sqlite: needs a file path, e.g. sqlite:./data/collabd.sqlite')
     return { kind: 'sqlite', path: file, synchronous }
   }
-  if (/^postgres(ql)?:\/\//.test(url)) {
-    throw new Error('PostgreSQL storage is not available in this version yet; use sqlite:<path> or leave DATABASE_URL unset')
-  }
-  throw new Error('must be unset, sqlite:<path> or memory:')
+  if (/^postgres(ql)?:\/\//.test(url)) return { kind: 'postgres', url, poolSize: postgres.poolSize, migrate: postgres.migrate }
+  throw new Error('must be unset, sqlite:<path>, postgres://... or memory:')
 }
 
 /**
@@ -315,7 +318,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: Par
   const e = parsed.data
   let storage: StorageConfig
   try {
-    storage = parseStorageUrl(e.DATABASE_URL, e.SQLITE_SYNCHRONOUS)
+    storage = parseStorageUrl(e.DATABASE_URL, e.SQLITE_SYNCHRONOUS, { poolSize: e.PG_POOL_SIZE, migrate: e.MIGRATE_ON_START })
   } catch (err) {
     throw new ConfigError([`DATABASE_URL: ${(err as Error).message}`])
   }

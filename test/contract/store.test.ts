@@ -1,11 +1,13 @@
 /**
- * One contract, every store. The PostgreSQL store joins this list when it exists.
+ * One contract, every store: memory, SQLite, and PostgreSQL (the test database, a fresh schema
+ * per test).
  */
 import Database from 'better-sqlite3'
 import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { CorruptDocumentError, MemoryStore, SqliteStore, type DocumentStore } from '../../dist/index.js'
+import pg from 'pg'
+import { CorruptDocumentError, MemoryStore, PostgresStore, SqliteStore, type DocumentStore } from '../../dist/index.js'
 import { buildDoc } from '../../dist/storage/snapshot.js'
 import { tempDir } from '../helpers/server.js'
 
@@ -58,6 +60,34 @@ const factories: Record<string, () => Promise<Harness>> = {
       cleanup: async () => {
         for (const s of stores) await s.close()
         tmp.remove()
+      },
+    }
+  },
+  postgres: async () => {
+    const base = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+    const schema = `contract_${process.pid}_${Date.now()}_${Math.floor(Math.random() * 1e6)}`
+    const admin = new pg.Client({ connectionString: base })
+    await admin.connect()
+    await admin.query(`CREATE SCHEMA ${schema}`)
+    const url = `${base}?options=${encodeURIComponent(`-c search_path=${schema}`)}`
+    const stores: DocumentStore[] = []
+    const make = async (): Promise<DocumentStore> => {
+      const s = new PostgresStore({ url, poolSize: 4, migrate: true })
+      await s.open()
+      stores.push(s)
+      return s
+    }
+    const store = await make()
+    return {
+      store,
+      other: make,
+      corruptSnapshot: async (name, bytes) => { await admin.query(`UPDATE ${schema}.yjs_document SET snapshot = $1 WHERE name = $2`, [Buffer.from(bytes), name]) },
+      readSnapshot: async (name) => (await admin.query<{ snapshot: Buffer | null }>(`SELECT snapshot FROM ${schema}.yjs_document WHERE name = $1`, [name])).rows[0]?.snapshot ?? null,
+      reopen: async () => { await store.close(); return await make() },
+      cleanup: async () => {
+        for (const s of stores) await s.close()
+        await admin.query(`DROP SCHEMA ${schema} CASCADE`)
+        await admin.end()
       },
     }
   },
@@ -211,5 +241,12 @@ describe.each(Object.keys(factories))('%s store', (kind) => {
     await h.store.grant('gone', 'ann', 'owner')
     await h.store.delete('gone')
     expect(await h.store.listGrants('gone')).toEqual([])
+  })
+
+  it('lets exactly one of two instances claiming a new document at once become its owner', async () => {
+    const other = await h.other()
+    const results = await Promise.all([h.store.claimOwnership('contested', 'ann'), other.claimOwnership('contested', 'bob'), h.store.claimOwnership('contested', 'cy')])
+    expect(results.filter(Boolean)).toHaveLength(1)
+    expect((await h.store.listGrants('contested')).filter((g) => g.role === 'owner')).toHaveLength(1)
   })
 })

@@ -1,12 +1,14 @@
 /**
- * The real `collabd start` process: restarts, SIGTERM during edits, kill -9 during edits, a
- * corrupted stored document, and what the command refuses to do.
+ * The real `collabd start` process: restarts, SIGTERM during edits, kill -9 during edits (on
+ * SQLite and on PostgreSQL), a corrupted stored document, migrations, and what the command
+ * refuses to do.
  */
 import Database from 'better-sqlite3'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import pg from 'pg'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { destroyClients, hocus, raw, synced, text, yws } from '../helpers/clients.js'
 import { editor, type Editor } from '../helpers/editors.js'
 import { CLI, spawnServer, tempDir, type ServerProcess } from '../helpers/server.js'
@@ -84,33 +86,7 @@ describe('collabd start', () => {
   })
 
   it('loses no acknowledged edit when killed with SIGKILL at a random moment (several runs)', async () => {
-    const { env } = sqliteEnv()
-    const random = prng(20261123)
-    let totalAcked = 0
-    for (let run = 0; run < 3; run++) {
-      const server = await start(env)
-      const doc = `kill-${run}`
-      const editors: Editor[] = await Promise.all(['a', 'b', 'c'].map((id) => editor(server.url, doc, `${id}${run}`)))
-      // Bursts of edits as fast as the clients can send them.
-      const typing = setInterval(() => { for (const e of editors) for (let i = 0; i < 10; i++) e.type() }, 5)
-      await sleep(300 + Math.floor(random() * 900))
-      server.proc.kill('SIGKILL')
-      await server.exited
-      clearInterval(typing)
-      const acked = editors.flatMap((e) => e.ackedTokens())
-      const typed = editors.reduce((n, e) => n + e.typed.length, 0)
-      totalAcked += acked.length
-      expect(typed).toBeGreaterThan(1000)
-      destroyClients()
-
-      const after = await start(env)
-      const content = await readDocument(after.url, doc)
-      const missing = acked.filter((token) => !content.includes(token))
-      expect(missing, `run ${run}: ${acked.length} acknowledged of ${typed} typed`).toEqual([])
-      await after.stop('SIGTERM')
-      destroyClients()
-    }
-    expect(totalAcked).toBeGreaterThan(1000)
+    await killRuns(sqliteEnv().env, 3)
   })
 
   it('refuses to load a document whose stored snapshot is corrupt, leaves its bytes alone, and serves the others', async () => {
@@ -170,5 +146,102 @@ describe('collabd start', () => {
     const bad = spawnSync(process.execPath, [CLI, 'start'], { env: { PATH: process.env.PATH, PORT: 'not-a-port' }, encoding: 'utf8' })
     expect(bad.status).toBe(2)
     expect(bad.stderr).toContain('PORT')
+  })
+})
+
+/**
+ * `runs` times: three clients type in bursts, the server is killed with SIGKILL at a random
+ * moment, and a fresh server on the same data must have every acknowledged edit.
+ */
+async function killRuns (env: Record<string, string>, runs: number): Promise<void> {
+  const random = prng(20261123)
+  let totalAcked = 0
+  for (let run = 0; run < runs; run++) {
+    const server = await start(env)
+    const doc = `kill-${run}`
+    const editors: Editor[] = await Promise.all(['a', 'b', 'c'].map((id) => editor(server.url, doc, `${id}${run}`)))
+    // Bursts of edits as fast as the clients can send them.
+    const typing = setInterval(() => { for (const e of editors) for (let i = 0; i < 10; i++) e.type() }, 5)
+    await sleep(300 + Math.floor(random() * 900))
+    server.proc.kill('SIGKILL')
+    await server.exited
+    clearInterval(typing)
+    const acked = editors.flatMap((e) => e.ackedTokens())
+    const typed = editors.reduce((n, e) => n + e.typed.length, 0)
+    totalAcked += acked.length
+    expect(typed).toBeGreaterThan(1000)
+    destroyClients()
+
+    const after = await start(env)
+    const content = await readDocument(after.url, doc)
+    const missing = acked.filter((token) => !content.includes(token))
+    expect(missing, `run ${run}: ${acked.length} acknowledged of ${typed} typed`).toEqual([])
+    await after.stop('SIGTERM')
+    destroyClients()
+  }
+  expect(totalAcked).toBeGreaterThan(300 * runs)
+}
+
+const PG_BASE = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const schemas: string[] = []
+afterAll(async () => {
+  if (schemas.length === 0) return
+  const admin = new pg.Client({ connectionString: PG_BASE })
+  await admin.connect()
+  for (const schema of schemas) await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+  await admin.end()
+})
+
+/** A fresh, empty schema in the test database, and the DATABASE_URL that uses it. */
+async function pgEnv (): Promise<{ env: Record<string, string>, schema: string }> {
+  const schema = `proc_${process.pid}_${Date.now()}`
+  const admin = new pg.Client({ connectionString: PG_BASE })
+  await admin.connect()
+  await admin.query(`CREATE SCHEMA ${schema}`)
+  await admin.end()
+  schemas.push(schema)
+  return { env: { DATABASE_URL: `${PG_BASE}?options=${encodeURIComponent(`-c search_path=${schema}`)}` }, schema }
+}
+
+describe('collabd start on PostgreSQL', () => {
+  it('collabd migrate runs safely twice at once; without it, MIGRATE_ON_START=false refuses to start', async () => {
+    const { env, schema } = await pgEnv()
+    const refused = spawnSync(process.execPath, [CLI, 'start'], { cwd: tmpdir(), env: { PATH: process.env.PATH, PORT: '0', LOG_FORMAT: 'json', MIGRATE_ON_START: 'false', ...env }, encoding: 'utf8', timeout: 15_000 })
+    expect(refused.status).not.toBe(0)
+    expect(refused.stdout + refused.stderr).toContain('collabd migrate')
+    const migrate = (): Promise<{ code: number | null, out: string }> => new Promise((resolve) => {
+      const child = spawn(process.execPath, [CLI, 'migrate'], { cwd: tmpdir(), env: { PATH: process.env.PATH, ...env } })
+      let out = ''
+      child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+      child.stderr.on('data', (d: Buffer) => { out += d.toString() })
+      child.on('exit', (code) => resolve({ code, out }))
+    })
+    const both = await Promise.all([migrate(), migrate()])
+    expect(both.map((r) => r.code)).toEqual([0, 0])
+    expect(both.map((r) => r.out).join('')).toContain('applied migrations 1, 2')
+    expect(both.map((r) => r.out).join('')).not.toContain('secret')
+    const admin = new pg.Client({ connectionString: PG_BASE })
+    await admin.connect()
+    const { rows } = await admin.query(`SELECT version FROM ${schema}.collabd_migrations ORDER BY version`)
+    await admin.end()
+    expect(rows.map((r: { version: number }) => r.version)).toEqual([1, 2])
+    const server = await start({ ...env, MIGRATE_ON_START: 'false' })
+    expect(server.logs().some((l) => l.msg === 'listening' && String(l.storage).startsWith('postgres'))).toBe(true)
+  })
+
+  it('keeps documents across a restart and loses no acknowledged edit to SIGKILL', async () => {
+    const { env } = await pgEnv()
+    const first = await start(env)
+    const h = hocus(first.url, 'pg-restart')
+    await synced(h.provider)
+    h.doc.getText('t').insert(0, 'stored in postgres')
+    await waitFor(() => h.provider.unsyncedChanges === 0, 'the edit to be acknowledged')
+    expect(await first.stop('SIGTERM')).toBe(0)
+    destroyClients()
+    const second = await start(env)
+    expect(await readDocument(second.url, 'pg-restart')).toBe('stored in postgres')
+    await second.stop('SIGTERM')
+    destroyClients()
+    await killRuns(env, 2)
   })
 })

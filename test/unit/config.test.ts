@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs'
 import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { describeStorage } from '../../dist/storage/index.js'
 import { ConfigError, ENVIRONMENT, loadConfig } from '../../dist/index.js'
 import { ROOT } from '../helpers/server.js'
 
@@ -51,7 +52,13 @@ describe('loadConfig', () => {
       for (const name of ['PORT', 'HEARTBEAT_INTERVAL_MS', 'LOG_LEVEL']) expect(message).toContain(name)
     }
     expect(() => loadConfig({ DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL/)
-    expect(() => loadConfig({ DATABASE_URL: 'postgres://localhost/db' })).toThrow(/PostgreSQL/)
+  })
+
+  it('selects PostgreSQL with its pool size and migration setting, and never shows the password', () => {
+    expect(loadConfig({ DATABASE_URL: 'postgres://u:pw@db:5432/app', PG_POOL_SIZE: '4', MIGRATE_ON_START: 'false' }).storage)
+      .toEqual({ kind: 'postgres', url: 'postgres://u:pw@db:5432/app', poolSize: 4, migrate: false })
+    expect(loadConfig({ DATABASE_URL: 'postgresql://db/app' }).storage.kind).toBe('postgres')
+    expect(describeStorage(loadConfig({ DATABASE_URL: 'postgres://u:pw@db:5432/app' }).storage)).not.toContain('pw')
   })
 })
 

@@ -1,0 +1,239 @@
+/**
+ * The production store: PostgreSQL through a `pg` pool (PG_POOL_SIZE connections).
+ *
+ * Same contract as the SQLite store. Appends are one transaction per batch, inserted with one
+ * multi-row statement per document run. Compaction reads the snapshot and the log in a
+ * transaction that locks the document's row (SELECT ... FOR UPDATE), so two compactions of one
+ * document (two instances) take turns, and deletes exactly the rows it read by id, so appends
+ * arriving meanwhile (ids above the last one read) survive. The pool's idle-client errors are
+ * handled: a database that goes away makes operations fail (and the durability queue retry),
+ * never the process crash.
+ */
+import pg from 'pg'
+import { CorruptDocumentError, StoreUnavailableError } from '../errors.js'
+import { MIGRATION_LOCK_KEY, postgresMigrations } from './migrations/postgres.js'
+import { mergeToSnapshot } from './snapshot.js'
+import type { AppendEntry, CompactionResult, DocumentStore, DocumentSummary, Grant, GrantRole, ListOptions, StoreHealth, StoredDocument } from './types.js'
+
+export interface PostgresStoreOptions {
+  readonly url: string
+  readonly poolSize: number
+  /** Run migrations in `open()` (MIGRATE_ON_START); otherwise check they have been run. */
+  readonly migrate: boolean
+}
+
+/** Rows per INSERT statement: well under PostgreSQL's 65,535 parameters at 3 per row. */
+const ROWS_PER_INSERT = 1000
+
+export class PostgresStore implements DocumentStore {
+  readonly kind = 'postgres'
+  private readonly pool: pg.Pool
+  private closed = false
+
+  constructor (private readonly options: PostgresStoreOptions) {
+    this.pool = new pg.Pool({ connectionString: options.url, max: options.poolSize, connectionTimeoutMillis: 5000 })
+    this.pool.on('error', () => { /* an idle client lost its connection; the next query reconnects */ })
+  }
+
+  async open (): Promise<void> {
+    if (this.options.migrate) {
+      await migratePostgres(this.pool)
+      return
+    }
+    const pending = await pendingMigrations(this.pool)
+    if (pending.length > 0) throw new StoreUnavailableError(`PostgreSQL schema is behind: run \`collabd migrate\` (pending: ${pending.join(', ')})`)
+  }
+
+  async load (name: string): Promise<StoredDocument | null> {
+    return await this.transaction(async (c) => {
+      // REPEATABLE READ: the snapshot and the log come from one moment, even while another
+      // instance compacts.
+      await c.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ')
+      const doc = await c.query<{ snapshot: Buffer | null }>('SELECT snapshot FROM yjs_document WHERE name = $1', [name])
+      const log = await c.query<{ update: Buffer }>('SELECT "update" FROM yjs_update_log WHERE document = $1 ORDER BY id', [name])
+      if (doc.rows.length === 0 && log.rows.length === 0) return null
+      return { snapshot: doc.rows[0]?.snapshot ?? null, updates: log.rows.map((r) => r.update) }
+    })
+  }
+
+  async append (entries: readonly AppendEntry[]): Promise<void> {
+    if (entries.length === 0) return
+    await this.transaction(async (c) => {
+      const documents = [...new Set(entries.map((e) => e.document))]
+      await c.query(
+        `INSERT INTO yjs_document (name) SELECT unnest($1::text[])
+         ON CONFLICT (name) DO UPDATE SET updated_at = now()`, [documents])
+      for (let i = 0; i < entries.length; i += ROWS_PER_INSERT) {
+        const chunk = entries.slice(i, i + ROWS_PER_INSERT)
+        const values: unknown[] = []
+        const rows = chunk.map((e, j) => {
+          values.push(e.document, Buffer.from(e.update.buffer, e.update.byteOffset, e.update.byteLength), e.userId)
+          return `($${j * 3 + 1}, $${j * 3 + 2}, $${j * 3 + 3})`
+        })
+        await c.query(`INSERT INTO yjs_update_log (document, "update", user_id) VALUES ${rows.join(', ')}`, values)
+      }
+    })
+  }
+
+  async compact (name: string): Promise<CompactionResult> {
+    return await this.transaction(async (c) => {
+      const doc = await c.query<{ snapshot: Buffer | null }>('SELECT snapshot FROM yjs_document WHERE name = $1 FOR UPDATE', [name])
+      const log = await c.query<{ id: string, update: Buffer }>('SELECT id, "update" FROM yjs_update_log WHERE document = $1 ORDER BY id', [name])
+      const stored = doc.rows[0]?.snapshot ?? null
+      if (log.rows.length === 0) return { mergedUpdates: 0, mergedBytes: 0, snapshotBytes: stored?.length ?? 0 }
+      const snapshot = mergeToSnapshot(name, stored, log.rows.map((r) => r.update))
+      await c.query(
+        `INSERT INTO yjs_document (name, snapshot, snapshot_bytes, compacted_at) VALUES ($1, $2, $3, now())
+         ON CONFLICT (name) DO UPDATE SET snapshot = excluded.snapshot, snapshot_bytes = excluded.snapshot_bytes, updated_at = now(), compacted_at = now()`,
+        [name, Buffer.from(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength), snapshot.length])
+      await c.query('DELETE FROM yjs_update_log WHERE document = $1 AND id <= $2', [name, log.rows[log.rows.length - 1]!.id])
+      return { mergedUpdates: log.rows.length, mergedBytes: log.rows.reduce((n, r) => n + r.update.length, 0), snapshotBytes: snapshot.length }
+    })
+  }
+
+  async delete (name: string): Promise<boolean> {
+    return await this.transaction(async (c) => {
+      const logRows = (await c.query('DELETE FROM yjs_update_log WHERE document = $1', [name])).rowCount ?? 0
+      const docRows = (await c.query('DELETE FROM yjs_document WHERE name = $1', [name])).rowCount ?? 0
+      await c.query('DELETE FROM document_access WHERE document = $1', [name])
+      return logRows + docRows > 0
+    })
+  }
+
+  async list (options: ListOptions = {}): Promise<DocumentSummary[]> {
+    const { rows } = await this.query<{ name: string, snapshot_bytes: number, updated_at: Date, log_updates: string }>(
+      `SELECT d.name, d.snapshot_bytes, d.updated_at,
+              (SELECT count(*) FROM yjs_update_log l WHERE l.document = d.name) AS log_updates
+         FROM yjs_document d
+        WHERE left(d.name, length($1)) = $1 AND d.name > $2
+        ORDER BY d.name COLLATE "C" LIMIT $3`, [options.prefix ?? '', options.after ?? '', options.limit ?? 100])
+    return rows.map((r) => ({ name: r.name, snapshotBytes: r.snapshot_bytes, logUpdates: Number(r.log_updates), updatedAt: r.updated_at }))
+  }
+
+  async listGrants (document: string): Promise<Grant[]> {
+    const { rows } = await this.query<{ user_id: string, role: GrantRole, granted_at: Date }>(
+      'SELECT user_id, role, granted_at FROM document_access WHERE document = $1 ORDER BY granted_at, user_id', [document])
+    return rows.map((r) => ({ document, userId: r.user_id, role: r.role, grantedAt: r.granted_at.getTime() }))
+  }
+
+  async grant (document: string, userId: string, role: GrantRole): Promise<void> {
+    await this.query(
+      `INSERT INTO document_access (document, user_id, role) VALUES ($1, $2, $3)
+       ON CONFLICT (document, user_id) DO UPDATE SET role = excluded.role`, [document, userId, role])
+  }
+
+  async revoke (document: string, userId: string): Promise<boolean> {
+    return ((await this.query('DELETE FROM document_access WHERE document = $1 AND user_id = $2', [document, userId])).rowCount ?? 0) > 0
+  }
+
+  async claimOwnership (document: string, userId: string): Promise<boolean> {
+    return await this.transaction(async (c) => {
+      // Claims of one document take turns (two first writers on two instances): under the
+      // lock, the second sees the first's grant and claims nothing.
+      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [document])
+      const { rowCount } = await c.query(
+        `INSERT INTO document_access (document, user_id, role)
+         SELECT $1, $2, 'owner'
+          WHERE NOT EXISTS (SELECT 1 FROM document_access WHERE document = $1)
+            AND NOT EXISTS (SELECT 1 FROM yjs_document WHERE name = $1)`, [document, userId])
+      return (rowCount ?? 0) > 0
+    })
+  }
+
+  async health (): Promise<StoreHealth> {
+    const start = performance.now()
+    try {
+      await this.query('SELECT 1')
+      return { connected: true, latencyMs: Math.round((performance.now() - start) * 100) / 100 }
+    } catch {
+      return { connected: false, latencyMs: null, error: 'PostgreSQL unavailable' }
+    }
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.pool.end()
+  }
+
+  private async query<R extends pg.QueryResultRow = pg.QueryResultRow> (text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+    if (this.closed) throw new StoreUnavailableError('PostgreSQL store is closed')
+    try {
+      return await this.pool.query<R>(text, values)
+    } catch (err) {
+      throw unavailable(err)
+    }
+  }
+
+  private async transaction<T> (work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    if (this.closed) throw new StoreUnavailableError('PostgreSQL store is closed')
+    let client: pg.PoolClient
+    try {
+      client = await this.pool.connect()
+    } catch (err) {
+      throw unavailable(err)
+    }
+    let broken = false
+    try {
+      await client.query('BEGIN')
+      const result = await work(client)
+      await client.query('COMMIT')
+      return result
+    } catch (err) {
+      try {
+        await client.query('ROLLBACK')
+      } catch {
+        broken = true
+      }
+      if (err instanceof CorruptDocumentError) throw err
+      throw unavailable(err)
+    } finally {
+      client.release(broken)
+    }
+  }
+}
+
+/** Database errors become StoreUnavailableError (retried by the durability queue); the cause keeps the detail. */
+function unavailable (err: unknown): Error {
+  if (err instanceof StoreUnavailableError || err instanceof CorruptDocumentError) return err
+  return new StoreUnavailableError(`PostgreSQL: ${(err as Error)?.message ?? String(err)}`, err)
+}
+
+async function pendingMigrations (pool: pg.Pool): Promise<string[]> {
+  const exists = await pool.query<{ t: string | null }>("SELECT to_regclass('collabd_migrations') AS t")
+  const applied = exists.rows[0]?.t === null
+    ? new Set<number>()
+    : new Set((await pool.query<{ version: number }>('SELECT version FROM collabd_migrations')).rows.map((r) => r.version))
+  return postgresMigrations.filter((m) => !applied.has(m.version)).map((m) => `${m.version} ${m.name}`)
+}
+
+/**
+ * Applies pending migrations, each in its own transaction under an advisory lock, so two
+ * instances starting at once apply each exactly once. @returns the versions applied now.
+ */
+export async function migratePostgres (pool: pg.Pool): Promise<number[]> {
+  const applied: number[] = []
+  const client = await pool.connect()
+  try {
+    for (const m of postgresMigrations) {
+      await client.query('BEGIN')
+      try {
+        await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY])
+        await client.query('CREATE TABLE IF NOT EXISTS collabd_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())')
+        const done = await client.query('SELECT 1 FROM collabd_migrations WHERE version = $1', [m.version])
+        if (done.rows.length === 0) {
+          await client.query(m.sql)
+          await client.query('INSERT INTO collabd_migrations (version, name) VALUES ($1, $2)', [m.version, m.name])
+          applied.push(m.version)
+        }
+        await client.query('COMMIT')
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {})
+        throw err
+      }
+    }
+  } finally {
+    client.release()
+  }
+  return applied
+}
