@@ -173,6 +173,9 @@ export class PostgresStore implements DocumentStore {
     } catch (err) {
       throw unavailable(err)
     }
+    // A checked-out client whose connection drops emits 'error'; unheard, that would end the
+    // process. The failing query rejects anyway, which is what the caller handles.
+    client.on('error', ignoreClientError)
     let broken = false
     try {
       await client.query('BEGIN')
@@ -188,10 +191,13 @@ export class PostgresStore implements DocumentStore {
       if (err instanceof CorruptDocumentError) throw err
       throw unavailable(err)
     } finally {
+      client.off('error', ignoreClientError)
       client.release(broken)
     }
   }
 }
+
+const ignoreClientError = (): void => {}
 
 /** Database errors become StoreUnavailableError (retried by the durability queue); the cause keeps the detail. */
 function unavailable (err: unknown): Error {
@@ -214,6 +220,7 @@ async function pendingMigrations (pool: pg.Pool): Promise<string[]> {
 export async function migratePostgres (pool: pg.Pool): Promise<number[]> {
   const applied: number[] = []
   const client = await pool.connect()
+  client.on('error', ignoreClientError)
   try {
     for (const m of postgresMigrations) {
       await client.query('BEGIN')
@@ -233,6 +240,7 @@ export async function migratePostgres (pool: pg.Pool): Promise<number[]> {
       }
     }
   } finally {
+    client.off('error', ignoreClientError)
     client.release()
   }
   return applied
