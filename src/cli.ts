@@ -3,9 +3,10 @@
  * The `collabd` command. Configuration comes from environment variables (see --help); the
  * commands are small wrappers around the library.
  */
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { ENVIRONMENT, loadConfig } from './config.js'
+import * as Y from 'yjs'
+import { ENVIRONMENT, loadConfig, type Config } from './config.js'
 import { ConfigError } from './errors.js'
 import { createServer } from './index.js'
 import { createLogger } from './log.js'
@@ -13,6 +14,7 @@ import { isLastOwner } from './http/admin.js'
 import { nameProblem } from './server/admission.js'
 import pg from 'pg'
 import { createStore, describeStorage, migratePostgres } from './storage/index.js'
+import { buildDoc } from './storage/snapshot.js'
 import type { GrantRole } from './storage/types.js'
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
@@ -31,6 +33,12 @@ Commands:
                  Stops gracefully on SIGTERM/SIGINT (pending updates are written first).
   migrate        Apply pending database migrations (PostgreSQL; SQLite migrates when it opens)
                  and exit. Safe to run twice or from several machines at once.
+  export DOC [FILE]
+                 Write document DOC as one Yjs update to FILE (or stdout), for backups and
+                 moving documents between stores.
+  import DOC FILE
+                 Add the Yjs update in FILE to document DOC (merged with what it has). Do it
+                 while DOC is not open: an open document shows it after it is next loaded.
   grant DOC USER ROLE
                  Give USER the ROLE (owner, admin, editor, viewer) on document DOC.
   revoke DOC USER
@@ -50,18 +58,21 @@ ${env}
 `
 }
 
-async function start (): Promise<number> {
+/** The configuration from the environment and ./.env. @returns null after printing what is wrong. */
+function readConfig (): Config | null {
   if (existsSync('.env')) process.loadEnvFile('.env')
-  let config
   try {
-    config = loadConfig(process.env)
+    return loadConfig(process.env)
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`collabd: ${err.message}\n`)
-      return 2
-    }
-    throw err
+    if (!(err instanceof ConfigError)) throw err
+    process.stderr.write(`collabd: ${err.message}\n`)
+    return null
   }
+}
+
+async function start (): Promise<number> {
+  const config = readConfig()
+  if (config === null) return 2
   const log = createLogger({ level: config.logLevel, format: config.logFormat })
   // A bug that escapes every handler leaves the process in an unknown state: log it and exit
   // without touching the store. Everything acknowledged is already durable; clients reconnect
@@ -129,7 +140,6 @@ const GRANT_ROLES: readonly GrantRole[] = ['owner', 'admin', 'editor', 'viewer']
 
 /** `collabd grant|revoke|access`: per-document grants in the configured store. */
 async function manageAccess (command: 'grant' | 'revoke' | 'access', args: readonly string[]): Promise<number> {
-  if (existsSync('.env')) process.loadEnvFile('.env')
   const usage = { grant: 'collabd grant DOC USER ROLE', revoke: 'collabd revoke DOC USER', access: 'collabd access DOC' }[command]
   const [document, user, role] = args
   const fail = (message: string): number => {
@@ -137,14 +147,8 @@ async function manageAccess (command: 'grant' | 'revoke' | 'access', args: reado
     return 2
   }
   if (document === undefined || (command !== 'access' && user === undefined) || (command === 'grant' && role === undefined)) return fail('missing arguments')
-  let config
-  try {
-    config = loadConfig(process.env)
-  } catch (err) {
-    if (err instanceof ConfigError) return fail(err.message)
-    throw err
-  }
-  if (config.storage.kind === 'memory') return fail('DATABASE_URL=memory: keeps no grants; point DATABASE_URL at the server\'s store')
+  const config = storeConfig(usage)
+  if (config === null) return 2
   const problem = nameProblem(config, document)
   if (problem !== null) return fail(problem)
   if (command === 'grant' && !GRANT_ROLES.includes(role as GrantRole)) return fail(`role must be one of ${GRANT_ROLES.join(', ')}`)
@@ -171,19 +175,73 @@ async function manageAccess (command: 'grant' | 'revoke' | 'access', args: reado
   }
 }
 
-/** `collabd migrate`. */
-async function migrate (): Promise<number> {
-  if (existsSync('.env')) process.loadEnvFile('.env')
-  let config
-  try {
-    config = loadConfig(process.env)
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`collabd: ${err.message}\n`)
+/** Loads the configuration for a command that needs a persistent store. @returns null after printing why not. */
+function storeConfig (usage: string): Config | null {
+  const config = readConfig()
+  if (config?.storage.kind === 'memory') {
+    process.stderr.write(`collabd: DATABASE_URL=memory: keeps nothing; point DATABASE_URL at the server's store\nUsage: ${usage}\n`)
+    return null
+  }
+  return config
+}
+
+/** `collabd export DOC [FILE]` and `collabd import DOC FILE`. */
+async function transfer (command: 'export' | 'import', args: readonly string[]): Promise<number> {
+  const usage = command === 'export' ? 'collabd export DOC [FILE]' : 'collabd import DOC FILE'
+  const [document, file] = args
+  if (document === undefined || (command === 'import' && file === undefined)) {
+    process.stderr.write(`collabd: missing arguments\nUsage: ${usage}\n`)
+    return 2
+  }
+  const config = storeConfig(usage)
+  if (config === null) return 2
+  const problem = nameProblem(config, document)
+  if (problem !== null) {
+    process.stderr.write(`collabd: ${problem}\n`)
+    return 2
+  }
+  let update: Uint8Array | null = null
+  if (command === 'import') {
+    update = new Uint8Array(readFileSync(file!))
+    // Applied to a scratch document first: a file Yjs cannot read never reaches the store.
+    try {
+      const scratch = new Y.Doc()
+      Y.applyUpdate(scratch, update)
+      scratch.destroy()
+    } catch (err) {
+      process.stderr.write(`collabd: ${file} is not a Yjs update: ${(err as Error).message}\n`)
       return 2
     }
-    throw err
   }
+  const store = createStore(config.storage)
+  await store.open()
+  try {
+    if (update !== null) {
+      await store.append([{ document, update, userId: null }])
+      process.stderr.write(`imported ${update.length} bytes into "${document}"\n`)
+      return 0
+    }
+    const stored = await store.load(document)
+    if (stored === null) {
+      process.stderr.write(`collabd: no document "${document}"\n`)
+      return 1
+    }
+    const doc = buildDoc(document, stored)
+    const bytes = Y.encodeStateAsUpdate(doc)
+    doc.destroy()
+    if (file === undefined) process.stdout.write(bytes)
+    else writeFileSync(file, bytes)
+    process.stderr.write(`exported "${document}": ${bytes.length} bytes\n`)
+    return 0
+  } finally {
+    await store.close()
+  }
+}
+
+/** `collabd migrate`. */
+async function migrate (): Promise<number> {
+  const config = readConfig()
+  if (config === null) return 2
   if (config.storage.kind === 'memory') {
     process.stderr.write('collabd: DATABASE_URL=memory: has no schema to migrate\n')
     return 2
@@ -233,6 +291,7 @@ async function main (): Promise<number> {
   }
   if (command === 'start') return await start()
   if (command === 'migrate') return await migrate()
+  if (command === 'export' || command === 'import') return await transfer(command, positionals.slice(1))
   if (command === 'grant' || command === 'revoke' || command === 'access') return await manageAccess(command, positionals.slice(1))
   process.stderr.write(`collabd: unknown command "${command}"\n\n${help()}`)
   return 1

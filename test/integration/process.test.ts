@@ -4,6 +4,7 @@
  * refuses to do.
  */
 import Database from 'better-sqlite3'
+import { writeFileSync } from 'node:fs'
 import { spawn, spawnSync } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
@@ -227,6 +228,32 @@ describe('collabd start on PostgreSQL', () => {
     expect(rows.map((r: { version: number }) => r.version)).toEqual([1, 2])
     const server = await start({ ...env, MIGRATE_ON_START: 'false' })
     expect(server.logs().some((l) => l.msg === 'listening' && String(l.storage).startsWith('postgres'))).toBe(true)
+  })
+
+  it('collabd export and import move a document from SQLite to PostgreSQL, and refuse a file that is not a Yjs update', async () => {
+    const sqlite = sqliteEnv()
+    const source = await start(sqlite.env)
+    const h = hocus(source.url, 'moving')
+    await synced(h.provider)
+    h.doc.getText('t').insert(0, 'moved between stores')
+    await waitFor(() => h.provider.unsyncedChanges === 0, 'the edit to be acknowledged')
+    expect(await source.stop('SIGTERM')).toBe(0)
+    destroyClients()
+    const file = path.join(path.dirname(sqlite.file), 'moving.yjs')
+    const cli = (env: Record<string, string>, ...args: string[]): ReturnType<typeof spawnSync> =>
+      spawnSync(process.execPath, [CLI, ...args], { cwd: tmpdir(), env: { PATH: process.env.PATH, ...env }, encoding: 'utf8', timeout: 15_000 })
+    expect(cli(sqlite.env, 'export', 'moving', file).status).toBe(0)
+    expect(cli(sqlite.env, 'export', 'no-such-doc', file + '.none').status).toBe(1)
+    const { env } = await pgEnv()
+    expect(cli(env, 'migrate').status).toBe(0)
+    expect(cli(env, 'import', 'moving', file).status).toBe(0)
+    const junk = file + '.junk'
+    writeFileSync(junk, 'not yjs at all')
+    const refused = cli(env, 'import', 'other', junk)
+    expect(refused.status).toBe(2)
+    expect(String(refused.stderr)).toContain('not a Yjs update')
+    const target = await start(env)
+    expect(await readDocument(target.url, 'moving')).toBe('moved between stores')
   })
 
   it('keeps documents across a restart and loses no acknowledged edit to SIGKILL', async () => {
