@@ -151,7 +151,7 @@ describe('room relay', () => {
   })
 
   it('with a broadcast window, a busy room waits out the window and relays once', async () => {
-    const r = room(40)
+    const r = room(400)
     const [writer, reader] = members(r, 2)
     const updates = edits(3, 'd')
     r.applyUpdate(writer!, updates[0]!)
@@ -162,7 +162,7 @@ describe('room relay', () => {
     r.applyUpdate(writer!, updates[2]!)
     await turn()
     expect(reader!.broadcasts).toHaveLength(1) // inside the window: held
-    await sleep(60)
+    await sleep(500)
     expect(reader!.broadcasts).toHaveLength(2)
     expect(reader!.broadcasts[1]).toHaveLength(2)
   })
@@ -180,14 +180,14 @@ describe('room relay', () => {
   })
 
   it('a window timer is not cut short by a flush that filled the outbox earlier in the turn', async () => {
-    const r = room(40)
+    const r = room(400)
     const [writer, reader] = members(r, 2)
     const updates = edits(300, 'h')
     for (const u of updates.slice(0, 256)) r.applyUpdate(writer!, u) // full: out at once
     r.applyUpdate(writer!, updates[256]!) // inside the window now
     await turn()
     expect(reader!.broadcasts).toHaveLength(1)
-    await sleep(60)
+    await sleep(500)
     expect(reader!.broadcasts).toHaveLength(2)
   })
 
