@@ -3,7 +3,7 @@
  * they mean is the Authenticator's business. Never log the result.
  */
 import type { IncomingMessage } from 'node:http'
-import type { Credentials } from './types.js'
+import type { CredentialSource, Credentials } from './types.js'
 
 /** Credentials from the HTTP upgrade request (the Hocuspocus token arrives later, per document). */
 export function credentialsFromRequest (req: IncomingMessage, url: URL): Credentials {
@@ -35,4 +35,20 @@ export function parseCookies (header: string | undefined): ReadonlyMap<string, s
     if (name !== '' && !cookies.has(name)) cookies.set(name, value)
   }
   return cookies
+}
+
+/**
+ * The credential to check and where it came from, in this order: the Hocuspocus token message,
+ * `Authorization: Bearer`, `?token=`, then the first of `cookieNames` present. The first one
+ * present decides: a bad Hocuspocus token is not rescued by a cookie. Null when none was sent.
+ */
+export function pickCredential (credentials: Credentials, cookieNames: readonly string[]): { value: string, source: CredentialSource } | null {
+  if (credentials.hocuspocusToken !== null && credentials.hocuspocusToken !== '') return { value: credentials.hocuspocusToken, source: 'hocuspocus-token' }
+  if (credentials.bearerToken !== null) return { value: credentials.bearerToken, source: 'bearer' }
+  if (credentials.queryToken !== null && credentials.queryToken !== '') return { value: credentials.queryToken, source: 'query' }
+  for (const name of cookieNames) {
+    const v = credentials.cookies.get(name)
+    if (v !== undefined && v !== '') return { value: v, source: 'cookie' }
+  }
+  return null
 }

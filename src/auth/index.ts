@@ -4,7 +4,7 @@ import { anonymousAuthenticator } from './anonymous.js'
 import { BetterAuthAuthenticator } from './better-auth/authenticator.js'
 import { HttpSessions, PostgresSessions, SqliteSessions, type SessionSource } from './better-auth/sessions.js'
 import { signToken } from './better-auth/signed-token.js'
-import { JwtAuthenticator, pickToken } from './jwt.js'
+import { JwtAuthenticator } from './jwt.js'
 import { RoleAuthorizer } from './roles.js'
 import type { AuthResult, Authenticator, Authorizer, Credentials, GrantStore } from './types.js'
 import { WebhookAuthorizer } from './webhook.js'
@@ -20,7 +20,7 @@ export function createAuthenticator (config: Config): Authenticator {
       : source.kind === 'sqlite' ? new SqliteSessions(source.path) : new HttpSessions(source.url, (token) => signToken(token, ba.secret))
     sessions = new BetterAuthAuthenticator(store, { secret: ba.secret, allowUnsigned: ba.allowUnsigned, cacheMs: config.auth.cacheMs })
   }
-  if (jwt !== null && sessions !== null) return new JwtOrSessionAuthenticator(jwt, sessions, config.auth.jwt!.cookie)
+  if (jwt !== null && sessions !== null) return new JwtOrSessionAuthenticator(jwt, sessions)
   return jwt ?? sessions ?? anonymousAuthenticator
 }
 
@@ -34,11 +34,11 @@ const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]*$/
 class JwtOrSessionAuthenticator implements Authenticator {
   readonly kind = 'jwt+better-auth'
 
-  constructor (private readonly jwt: JwtAuthenticator, private readonly sessions: BetterAuthAuthenticator, private readonly jwtCookie: string | null) {}
+  constructor (private readonly jwt: JwtAuthenticator, private readonly sessions: BetterAuthAuthenticator) {}
 
   async authenticate (credentials: Credentials): Promise<AuthResult> {
-    const picked = pickToken(credentials, this.jwtCookie)
-    if (picked !== null && JWT_SHAPE.test(picked.token)) return await this.jwt.authenticate(credentials)
+    const picked = this.jwt.pick(credentials)
+    if (picked !== null && JWT_SHAPE.test(picked.value)) return await this.jwt.authenticate(credentials)
     return await this.sessions.authenticate(credentials)
   }
 

@@ -11,22 +11,13 @@
 import { createPublicKey, type KeyObject } from 'node:crypto'
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose'
 import type { JwtConfig } from '../config.js'
+import { pickCredential } from './credentials.js'
 import type { AuthResult, Authenticator, CredentialSource, Credentials, DocumentScope } from './types.js'
 import { VerdictCache } from './verdict-cache.js'
 
 /** Least time between two JWKS fetches for unknown key ids (tokens with made-up kids cannot hammer the endpoint). */
 const JWKS_COOLDOWN_MS = 2000
 const JWKS_TIMEOUT_MS = 5000
-
-/** The credential to verify and where it came from; null when the client sent none. */
-export function pickToken (credentials: Credentials, cookie: string | null): { token: string, source: CredentialSource } | null {
-  if (credentials.hocuspocusToken !== null && credentials.hocuspocusToken !== '') return { token: credentials.hocuspocusToken, source: 'hocuspocus-token' }
-  if (credentials.bearerToken !== null) return { token: credentials.bearerToken, source: 'bearer' }
-  if (credentials.queryToken !== null && credentials.queryToken !== '') return { token: credentials.queryToken, source: 'query' }
-  const fromCookie = cookie === null ? undefined : credentials.cookies.get(cookie)
-  if (fromCookie !== undefined && fromCookie !== '') return { token: fromCookie, source: 'cookie' }
-  return null
-}
 
 const firstString = (payload: JWTPayload, claims: readonly string[]): string | null => {
   for (const claim of claims) {
@@ -41,21 +32,28 @@ export class JwtAuthenticator implements Authenticator {
   readonly kind = 'jwt'
   private readonly key: Uint8Array | KeyObject | JWTVerifyGetKey
   private readonly cache: VerdictCache
+  private readonly cookies: readonly string[]
 
   constructor (private readonly config: JwtConfig, cacheMs: number) {
     if (config.secret !== null) this.key = new TextEncoder().encode(config.secret)
     else if (config.publicKey !== null) this.key = createPublicKey(config.publicKey)
     else this.key = createRemoteJWKSet(new URL(config.jwksUrl!), { cooldownDuration: JWKS_COOLDOWN_MS, timeoutDuration: JWKS_TIMEOUT_MS })
     this.cache = new VerdictCache(cacheMs)
+    this.cookies = config.cookie === null ? [] : [config.cookie]
+  }
+
+  /** The credential this authenticator would check, or null when the client sent none. */
+  pick (credentials: Credentials): { value: string, source: CredentialSource } | null {
+    return pickCredential(credentials, this.cookies)
   }
 
   async authenticate (credentials: Credentials): Promise<AuthResult> {
-    const picked = pickToken(credentials, this.config.cookie)
+    const picked = this.pick(credentials)
     if (picked === null) return { ok: false, reason: 'no token (expected the Hocuspocus token, Authorization: Bearer, ?token= or the JWT cookie)' }
-    const cached = this.cache.get(picked.token)
+    const cached = this.cache.get(picked.value)
     if (cached !== null) return cached
-    const { result, expiresAt } = await this.verify(picked.token, picked.source)
-    this.cache.set(picked.token, result, expiresAt)
+    const { result, expiresAt } = await this.verify(picked.value, picked.source)
+    this.cache.set(picked.value, result, expiresAt)
     return result
   }
 

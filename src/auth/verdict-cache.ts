@@ -3,25 +3,19 @@
  * socket opening twenty documents with one token costs one verification, not twenty. Keyed by
  * the credential itself (kept only in memory, never logged). Bounded: the oldest entries go first.
  */
+import { TtlCache } from './ttl-cache.js'
 import type { AuthResult } from './types.js'
 
-const MAX_ENTRIES = 10_000
 /** A refusal is remembered briefly, so a client retrying a bad token in a loop costs little. */
 const REFUSAL_MS = 1000
 
 export class VerdictCache {
-  private readonly entries = new Map<string, { result: AuthResult, until: number }>()
+  private readonly entries = new TtlCache<AuthResult>()
 
   constructor (private readonly validMs: number) {}
 
   get (credential: string, now = Date.now()): AuthResult | null {
-    const entry = this.entries.get(credential)
-    if (entry === undefined) return null
-    if (entry.until <= now) {
-      this.entries.delete(credential)
-      return null
-    }
-    return entry.result
+    return this.entries.get(credential, now) ?? null
   }
 
   /** `expiresAt` (ms since epoch): the credential's own end, which a cached success never outlives. */
@@ -29,9 +23,6 @@ export class VerdictCache {
     if (this.validMs === 0) return
     let until = now + (result.ok ? this.validMs : Math.min(REFUSAL_MS, this.validMs))
     if (expiresAt !== null) until = Math.min(until, expiresAt)
-    if (until <= now) return
-    this.entries.delete(credential)
-    if (this.entries.size >= MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value!)
-    this.entries.set(credential, { result, until })
+    this.entries.set(credential, result, until, now)
   }
 }

@@ -7,13 +7,13 @@
  */
 import type { AuthorizeWebhookConfig } from '../config.js'
 import { inScope } from './roles.js'
+import { TtlCache } from './ttl-cache.js'
 import type { Access, Authorizer, Principal } from './types.js'
 
 const ACCESS: ReadonlySet<string> = new Set(['none', 'read', 'write'])
-const MAX_ENTRIES = 10_000
 
 export class WebhookAuthorizer implements Authorizer {
-  private readonly cache = new Map<string, { access: Access, until: number }>()
+  private readonly cache = new TtlCache<Access>()
   /** Questions on their way: concurrent connections of one user to one document ask once. */
   private readonly asking = new Map<string, Promise<Access>>()
 
@@ -24,19 +24,15 @@ export class WebhookAuthorizer implements Authorizer {
     if (!inScope(principal.scope, documentName)) return 'none'
     const key = `${principal.userId ?? ''}\0${documentName}`
     const now = Date.now()
-    const cached = this.cache.get(key)
-    if (cached !== undefined && cached.until > now) return cached.access
+    const cached = this.cache.get(key, now)
+    if (cached !== undefined) return cached
     let pending = this.asking.get(key)
     if (pending === undefined) {
       pending = this.ask(principal, documentName).finally(() => this.asking.delete(key))
       this.asking.set(key, pending)
     }
     const access = await pending
-    if (this.config.cacheMs > 0) {
-      this.cache.delete(key)
-      if (this.cache.size >= MAX_ENTRIES) this.cache.delete(this.cache.keys().next().value!)
-      this.cache.set(key, { access, until: now + this.config.cacheMs })
-    }
+    this.cache.set(key, access, now + this.config.cacheMs, now)
     return access
   }
 

@@ -254,8 +254,7 @@ export class Room implements DurableTarget {
    * is reset instead: they reconnect and sync afresh.
    */
   readonly flushOutbox = (): void => {
-    if (this.flushTimer !== null) clearTimeout(this.flushTimer)
-    this.flushTimer = null
+    this.clearFlushTimer()
     if (this.outbox.isEmpty) return
     if (this.broadcastWindowMs > 0) this.lastFlushAt = performance.now()
     if (this.failed) {
@@ -366,9 +365,13 @@ export class Room implements DurableTarget {
     this.doc.destroy()
   }
 
-  private dropOutbox (): void {
+  private clearFlushTimer (): void {
     if (this.flushTimer !== null) clearTimeout(this.flushTimer)
     this.flushTimer = null
+  }
+
+  private dropOutbox (): void {
+    this.clearFlushTimer()
     this.outbox.clear()
   }
 

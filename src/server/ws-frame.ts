@@ -32,7 +32,13 @@ function writeHeader (frame: Buffer, offset: number, length: number): number {
 
 /** Frames `payload`, optionally preceded by `prefix` (a Hocuspocus address), in one allocation. */
 export function binaryFrame (payload: Uint8Array, prefix: Uint8Array | null = null): Buffer {
-  return binaryFrames([payload], prefix)
+  const prefixLength = prefix === null ? 0 : prefix.length
+  const length = prefixLength + payload.length
+  const frame = Buffer.allocUnsafe(headerLength(length) + length)
+  const offset = writeHeader(frame, 0, length)
+  if (prefix !== null) frame.set(prefix, offset)
+  frame.set(payload, offset + prefixLength)
+  return frame
 }
 
 /** One frame per payload, each preceded by `prefix` when given, back to back in one buffer. */

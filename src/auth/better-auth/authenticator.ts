@@ -7,7 +7,8 @@
  * `revoked` serves the periodic re-check of open connections: one batched lookup for every
  * session in use, returning those that ended (signed out, expired, user banned).
  */
-import type { AuthResult, Authenticator, CredentialSource, Credentials } from '../types.js'
+import { pickCredential } from '../credentials.js'
+import type { AuthResult, Authenticator, Credentials } from '../types.js'
 import { VerdictCache } from '../verdict-cache.js'
 import { UNAVAILABLE, type SessionRecord, type SessionSource } from './sessions.js'
 import { verifySignedToken } from './signed-token.js'
@@ -18,17 +19,6 @@ export interface BetterAuthOptions {
   readonly secret: string
   readonly allowUnsigned: boolean
   readonly cacheMs: number
-}
-
-function pickCredential (c: Credentials): { value: string, source: CredentialSource } | null {
-  if (c.hocuspocusToken !== null && c.hocuspocusToken !== '') return { value: c.hocuspocusToken, source: 'hocuspocus-token' }
-  if (c.bearerToken !== null) return { value: c.bearerToken, source: 'bearer' }
-  if (c.queryToken !== null && c.queryToken !== '') return { value: c.queryToken, source: 'query' }
-  for (const name of SESSION_COOKIES) {
-    const v = c.cookies.get(name)
-    if (v !== undefined && v !== '') return { value: v, source: 'cookie' }
-  }
-  return null
 }
 
 /** Why a session may not be used now, or null when it may. */
@@ -48,7 +38,7 @@ export class BetterAuthAuthenticator implements Authenticator {
   }
 
   async authenticate (credentials: Credentials): Promise<AuthResult> {
-    const picked = pickCredential(credentials)
+    const picked = pickCredential(credentials, SESSION_COOKIES)
     if (picked === null) return { ok: false, reason: 'no session (expected the Better Auth session cookie, Authorization: Bearer, ?token= or the Hocuspocus token)' }
     const checked = verifySignedToken(picked.value, this.options.secret, this.options.allowUnsigned)
     if (!checked.ok) return { ok: false, reason: `better-auth from ${picked.source}: ${checked.reason}` }

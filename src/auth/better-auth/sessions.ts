@@ -90,6 +90,8 @@ export class PostgresSessions implements SessionSource {
 /** SQLite lookups are indexed reads of a few rows: synchronous, tens of microseconds each. */
 export class SqliteSessions implements SessionSource {
   private db: Database.Database | null = null
+  /** Prepared lookups by number of tokens (1 for an admission, up to 500 for a re-check). */
+  private readonly lookups = new Map<number, Database.Statement>()
 
   constructor (private readonly path: string) {}
 
@@ -100,7 +102,12 @@ export class SqliteSessions implements SessionSource {
     this.db ??= new Database(this.path, { readonly: true, fileMustExist: true, timeout: 50 })
     for (let i = 0; i < tokens.length; i += 500) {
       const chunk = tokens.slice(i, i + 500)
-      const rows = this.db.prepare(`${SELECT} WHERE s.token IN (${chunk.map(() => '?').join(',')})`).all(...chunk) as Array<Record<string, unknown>>
+      let lookup = this.lookups.get(chunk.length)
+      if (lookup === undefined) {
+        lookup = this.db.prepare(`${SELECT} WHERE s.token IN (${chunk.map(() => '?').join(',')})`)
+        this.lookups.set(chunk.length, lookup)
+      }
+      const rows = lookup.all(...chunk) as Array<Record<string, unknown>>
       for (const row of rows) {
         const r = record(row)
         if (r !== null) found.set(r.token, r)
@@ -110,6 +117,7 @@ export class SqliteSessions implements SessionSource {
   }
 
   async close (): Promise<void> {
+    this.lookups.clear()
     this.db?.close()
     this.db = null
   }
