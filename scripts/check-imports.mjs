@@ -12,7 +12,9 @@ const FORBIDDEN = {
   protocol: ['server', 'documents', 'storage', 'auth', 'http'],
   storage: ['server', 'documents', 'auth', 'http', 'protocol'],
   auth: ['server', 'documents', 'storage', 'http', 'protocol'],
-  documents: ['server', 'auth', 'http'],
+  documents: ['server', 'auth', 'http', 'scaling'],
+  // Relays between instances; the store stays each instance's own business.
+  scaling: ['server', 'storage', 'auth', 'http'],
   http: ['server', 'documents', 'protocol'],
   // The benchmark drives servers from outside, over the wire, like any client.
   bench: ['server', 'documents', 'storage', 'auth', 'http'],

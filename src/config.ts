@@ -18,6 +18,14 @@ export type StorageConfig =
 export type LogFormat = 'json' | 'pretty' | 'auto'
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 
+export interface RedisConfig {
+  readonly url: string
+  /** Prefix of every channel name. */
+  readonly prefix: string
+  /** An instance not heard from for this long is taken as gone. */
+  readonly peerTimeoutMs: number
+}
+
 export interface Config {
   readonly nodeEnv: string
   readonly host: string
@@ -27,6 +35,8 @@ export interface Config {
   /** Base path of the WebSocket endpoint: `/ws` for Hocuspocus, `/ws/<document>` for y-websocket. */
   readonly wsPath: string
   readonly storage: StorageConfig
+  /** Other instances over Redis (REDIS_URL); null when this instance is alone. */
+  readonly redis: RedisConfig | null
   /** How long a document stays in memory after its last client left. */
   readonly documentUnloadDelayMs: number
   /** Compact a document once this many updates were appended since its last snapshot. */
@@ -150,6 +160,9 @@ export const ENVIRONMENT: readonly Setting[] = [
   { name: 'SQLITE_SYNCHRONOUS', default: 'full', doc: '`full` survives a killed process and a power loss. `normal` is faster but a power loss (not a crash) may lose the last acknowledged edits.' },
   { name: 'PG_POOL_SIZE', default: '10', doc: 'PostgreSQL connections in the pool.' },
   { name: 'MIGRATE_ON_START', default: 'true', doc: 'Run pending PostgreSQL migrations at start (safe with several instances starting at once). With `false`, run `collabd migrate` yourself; collabd refuses to start on an old schema.' },
+  { name: 'REDIS_URL', default: '', doc: 'Run several instances: `redis://[:password@]host:6379[/db]` (or `rediss://` for TLS). Every instance can then serve every document; updates and presence cross instances through Redis pub/sub. Needs a store all instances share (PostgreSQL).' },
+  { name: 'REDIS_PREFIX', default: 'collabd:', doc: 'Prefix of collabd\'s Redis channel names, so several deployments can share one Redis.' },
+  { name: 'REDIS_PEER_TIMEOUT_MS', default: '5000', doc: 'An instance not heard from for this long is taken as gone: the others write its unconfirmed updates and remove its clients\' presence.' },
   { name: 'DOCUMENT_UNLOAD_DELAY_MS', default: '30000', doc: 'How long a document stays in memory after its last client left; it is compacted when unloaded.' },
   { name: 'COMPACT_AFTER_UPDATES', default: '1000', doc: 'Merge the update log into a snapshot once a document has this many logged updates.' },
   { name: 'COMPACT_AFTER_BYTES', default: '4194304', doc: '... or once its logged updates add up to this many bytes.' },
@@ -182,7 +195,7 @@ export const ENVIRONMENT: readonly Setting[] = [
   { name: 'JWT_DOCUMENT_PREFIX_CLAIM', default: 'documentPrefix', doc: 'Claim with a name prefix: when present, the token opens only documents whose names start with it.' },
   { name: 'JWT_COOKIE', default: '', doc: 'Name of a cookie that may carry the token (after the Hocuspocus token, `Authorization: Bearer` and `?token=`).' },
   { name: 'BETTER_AUTH_SECRET', default: '', doc: 'The app\'s Better Auth secret. Turns Better Auth session authentication on (with BETTER_AUTH_DATABASE_URL or BETTER_AUTH_URL); signatures are checked before any lookup.' },
-  { name: 'BETTER_AUTH_DATABASE_URL', default: '', doc: 'The app\'s Better Auth database, read only: `postgres://...` or `sqlite:<path>`.' },
+  { name: 'BETTER_AUTH_DATABASE_URL', default: '', doc: 'The app\'s Better Auth database, read only: `postgres://...` or `sqlite:<path>`. Unset with PostgreSQL storage and no BETTER_AUTH_URL: DATABASE_URL\'s database.' },
   { name: 'BETTER_AUTH_URL', default: '', doc: 'Instead of reading the database, ask the app: `<url>/api/auth/get-session` (slower, one request per check, and subject to the app\'s rate limit).' },
   { name: 'BETTER_AUTH_ALLOW_UNSIGNED', default: 'false', doc: 'Accept raw session tokens without the signature (only if clients cannot send the signed form).' },
   { name: 'SESSION_RECHECK_MS', default: '30000', doc: 'How often the sessions of open connections are checked again in one batched query; a connection whose session ended (signed out, expired, banned) is closed with 4401. 0 turns it off.' },
@@ -220,6 +233,9 @@ const schema = z.object({
   HEALTH_PORT: z.union([z.literal(''), int(0, 65535)]),
   WS_PATH: z.string().trim().regex(/^\/[^?#]*$/, 'must start with / and contain no ? or #'),
   DATABASE_URL: z.string().trim(),
+  REDIS_URL: z.union([z.literal(''), z.url({ protocol: /^rediss?$/ })]),
+  REDIS_PREFIX: z.string(),
+  REDIS_PEER_TIMEOUT_MS: int(500, 600_000),
   SQLITE_SYNCHRONOUS: z.string().trim().toLowerCase().pipe(z.enum(['full', 'normal'])),
   PG_POOL_SIZE: int(1, 1000),
   MIGRATE_ON_START: bool,
@@ -326,7 +342,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: Par
   let betterAuth: BetterAuthConfig | null
   try {
     jwt = jwtConfig(e)
-    betterAuth = betterAuthConfig(e)
+    betterAuth = betterAuthConfig(e, storage)
   } catch (err) {
     throw new ConfigError([(err as Error).message])
   }
@@ -343,6 +359,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: Par
     healthPort: e.HEALTH_PORT === '' ? null : e.HEALTH_PORT,
     wsPath: e.WS_PATH.length > 1 ? e.WS_PATH.replace(/\/+$/, '') : e.WS_PATH,
     storage,
+    redis: e.REDIS_URL === '' ? null : { url: e.REDIS_URL, prefix: e.REDIS_PREFIX, peerTimeoutMs: e.REDIS_PEER_TIMEOUT_MS },
     documentUnloadDelayMs: e.DOCUMENT_UNLOAD_DELAY_MS,
     compactAfterUpdates: e.COMPACT_AFTER_UPDATES,
     compactAfterBytes: e.COMPACT_AFTER_BYTES,
@@ -415,14 +432,16 @@ function jwtConfig (e: z.infer<typeof schema>): JwtConfig | null {
 }
 
 /** Better Auth settings, or null when BETTER_AUTH_SECRET is unset. @throws {Error} naming the variable at fault. */
-function betterAuthConfig (e: z.infer<typeof schema>): BetterAuthConfig | null {
-  const db = e.BETTER_AUTH_DATABASE_URL
+function betterAuthConfig (e: z.infer<typeof schema>, storage: StorageConfig): BetterAuthConfig | null {
   const url = e.BETTER_AUTH_URL
   if (e.BETTER_AUTH_SECRET === '') {
-    if (db !== '' || url !== '') throw new Error('BETTER_AUTH_SECRET: required with BETTER_AUTH_DATABASE_URL or BETTER_AUTH_URL')
+    if (e.BETTER_AUTH_DATABASE_URL !== '' || url !== '') throw new Error('BETTER_AUTH_SECRET: required with BETTER_AUTH_DATABASE_URL or BETTER_AUTH_URL')
     return null
   }
-  if ((db === '') === (url === '')) throw new Error('BETTER_AUTH_DATABASE_URL or BETTER_AUTH_URL: set exactly one with BETTER_AUTH_SECRET')
+  // The seeds' apps keep Better Auth's tables in the same PostgreSQL database as the documents.
+  const db = e.BETTER_AUTH_DATABASE_URL !== '' || url !== '' ? e.BETTER_AUTH_DATABASE_URL : storage.kind === 'postgres' ? storage.url : ''
+  if (db !== '' && url !== '') throw new Error('BETTER_AUTH_DATABASE_URL and BETTER_AUTH_URL: set only one')
+  if (db === '' && url === '') throw new Error('BETTER_AUTH_DATABASE_URL or BETTER_AUTH_URL: set one with BETTER_AUTH_SECRET (or use PostgreSQL storage, whose database is then used)')
   let source: BetterAuthConfig['source']
   if (url !== '') source = { kind: 'http', url }
   else if (/^postgres(ql)?:\/\//.test(db)) source = { kind: 'postgres', url: db }

@@ -27,16 +27,16 @@ export class AwarenessStates<Owner> {
   /**
    * Applies decoded entries from `owner`.
    * @returns whether any entry was newer than the state we had (then the update is worth relaying).
-   * @throws {ProtocolError} when `owner` would own more than `maxPerMember` client ids.
+   * @throws {ProtocolError} when `owner` would own more than `limit` client ids.
    */
-  apply (entries: readonly AwarenessEntry[], owner: Owner): boolean {
+  apply (entries: readonly AwarenessEntry[], owner: Owner, limit = this.maxPerMember): boolean {
     let changed = false
     for (const e of entries) {
       const current = this.states.get(e.clientId)
       if (current === undefined) {
         // Removing a client we never saw changes nothing, and is not worth remembering.
         if (e.state === REMOVED_STATE) continue
-        this.own(owner, 1)
+        this.own(owner, 1, limit)
         this.states.set(e.clientId, { clock: e.clock, state: e.state, owner })
         changed = true
         continue
@@ -45,8 +45,8 @@ export class AwarenessStates<Owner> {
       const newer = current.clock < e.clock || (current.clock === e.clock && e.state === REMOVED_STATE && current.state !== REMOVED_STATE)
       if (!newer) continue
       if (current.owner !== owner) {
-        this.own(owner, 1)
-        this.own(current.owner, -1)
+        this.own(owner, 1, limit)
+        this.own(current.owner, -1, limit)
         current.owner = owner
       }
       current.clock = e.clock
@@ -72,11 +72,14 @@ export class AwarenessStates<Owner> {
     return removed === null ? null : encodeAwarenessUpdate(removed)
   }
 
-  /** An update holding every present state, or null when there is none (nothing to send). */
-  encodeAll (): Uint8Array | null {
+  /**
+   * An update holding every present state (of the owners `include` accepts), or null when there
+   * is none (nothing to send).
+   */
+  encodeAll (include?: (owner: Owner) => boolean): Uint8Array | null {
     const present: AwarenessEntry[] = []
     for (const [clientId, s] of this.states) {
-      if (s.state !== REMOVED_STATE) present.push({ clientId, clock: s.clock, state: s.state })
+      if (s.state !== REMOVED_STATE && (include === undefined || include(s.owner))) present.push({ clientId, clock: s.clock, state: s.state })
     }
     return present.length === 0 ? null : encodeAwarenessUpdate(present)
   }
@@ -93,10 +96,10 @@ export class AwarenessStates<Owner> {
     return this.states.size
   }
 
-  private own (owner: Owner, delta: number): void {
+  private own (owner: Owner, delta: number, limit: number): void {
     const n = (this.owned.get(owner) ?? 0) + delta
-    if (n > this.maxPerMember) {
-      throw new ProtocolError(`more than ${this.maxPerMember} awareness clients on one connection`, { closeCode: CloseCode.policyViolation, publicReason: 'too many awareness clients' })
+    if (n > limit) {
+      throw new ProtocolError(`more than ${limit} awareness clients on one connection`, { closeCode: CloseCode.policyViolation, publicReason: 'too many awareness clients' })
     }
     if (n <= 0) this.owned.delete(owner)
     else this.owned.set(owner, n)

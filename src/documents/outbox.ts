@@ -24,9 +24,13 @@ export interface OutboxRecipient {
 const MERGE_MIN_MEMBERS = 5
 
 export class Outbox<M extends OutboxRecipient> {
-  /** A raw update, or (origin null) a ready awareness message body. */
+  /**
+   * A raw update, or (origin null) a ready awareness message body. An update's origin is the
+   * member that sent it, or something that is not a member (another instance) when every member
+   * should get it.
+   */
   private items: Uint8Array[] = []
-  private origins: Array<M | null> = []
+  private origins: Array<object | null> = []
   private updateBytes = 0
 
   get isEmpty (): boolean {
@@ -41,7 +45,7 @@ export class Outbox<M extends OutboxRecipient> {
     return this.updateBytes
   }
 
-  addUpdate (origin: M, update: Uint8Array): void {
+  addUpdate (origin: object, update: Uint8Array): void {
     this.items.push(update)
     this.origins.push(origin)
     this.updateBytes += update.length
@@ -66,8 +70,8 @@ export class Outbox<M extends OutboxRecipient> {
     this.clear()
     if (items.length === 0 || members.size === 0) return
     // Usually one member sent every update of the turn.
-    let sole: M | null = null
-    let senders: Set<M> | null = null
+    let sole: object | null = null
+    let senders: Set<object> | null = null
     for (const o of origins) {
       if (o === null || o === sole) continue
       if (sole === null) sole = o
@@ -89,7 +93,7 @@ export class Outbox<M extends OutboxRecipient> {
 }
 
 /** The message bodies of `items` in order, leaving out the updates `exclude` sent. */
-function bodiesFor<M> (items: readonly Uint8Array[], origins: ReadonlyArray<M | null>, exclude: M | null, merge: boolean): Uint8Array[] {
+function bodiesFor (items: readonly Uint8Array[], origins: ReadonlyArray<object | null>, exclude: object | null, merge: boolean): Uint8Array[] {
   const out: Uint8Array[] = []
   let run: Uint8Array[] = []
   const endRun = (): void => {

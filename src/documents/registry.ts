@@ -16,6 +16,7 @@ import { CloseCode, CorruptDocumentError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { buildDoc } from '../storage/snapshot.js'
 import type { DocumentStore } from '../storage/types.js'
+import type { Cluster } from './cluster.js'
 import type { Durability } from './durability.js'
 import { Room, type RoomHost, type RoomMember } from './room.js'
 
@@ -45,6 +46,8 @@ export class Registry extends EventEmitter<RegistryEvents> implements RoomHost {
     readonly durability: Durability,
     private readonly log: Logger,
     private readonly options: RegistryOptions,
+    /** The other instances (REDIS_URL), or null when this one is alone. */
+    readonly cluster: Cluster | null = null,
   ) {
     super()
   }
@@ -93,11 +96,15 @@ export class Registry extends EventEmitter<RegistryEvents> implements RoomHost {
     const unloading = this.unloading.get(name)
     if (unloading !== undefined) await unloading
     const start = performance.now()
-    const stored = await this.store.load(name)
-    let doc
+    // Listen to the other instances first, so an update published while the store is read is
+    // either in what is read, in the peers' answer to attach's sync request, or received after.
+    await this.cluster?.open(name)
+    let stored, doc
     try {
+      stored = await this.store.load(name)
       doc = buildDoc(name, stored)
     } catch (err) {
+      this.cluster?.close(name)
       if (err instanceof CorruptDocumentError) {
         this.log.error({ document: name, detail: err.detail }, 'stored document failed to decode; refusing to load it (stored bytes left untouched)')
       }
@@ -106,6 +113,7 @@ export class Registry extends EventEmitter<RegistryEvents> implements RoomHost {
     const logBytes = stored?.updates.reduce((n, u) => n + u.length, 0) ?? 0
     const room = new Room(name, doc, this, { updates: stored?.updates.length ?? 0, bytes: logBytes, snapshot: stored?.snapshot ?? null }, this.options)
     this.rooms.set(name, room)
+    this.cluster?.attach(room)
     const ms = Math.round((performance.now() - start) * 100) / 100
     const info = { name, ms, snapshotBytes: stored?.snapshot?.length ?? 0, logUpdates: stored?.updates.length ?? 0 }
     this.log.info({ document: name, ms, snapshotBytes: info.snapshotBytes, logUpdates: info.logUpdates }, 'document loaded')
@@ -135,7 +143,7 @@ export class Registry extends EventEmitter<RegistryEvents> implements RoomHost {
     this.drop(room)
     // Updates accepted before the failure are still being written; a reload must see them.
     const settling = room.whenDurable().finally(() => {
-      room.destroy()
+      this.destroy(room)
       this.unloading.delete(room.name)
     })
     this.unloading.set(room.name, settling)
@@ -161,7 +169,7 @@ export class Registry extends EventEmitter<RegistryEvents> implements RoomHost {
         await room.whenDurable()
         if (room.logUpdates > 0 || this.compacting.has(room.name)) await this.compact(room, true)
       } finally {
-        room.destroy()
+        this.destroy(room)
         this.unloading.delete(room.name)
       }
       this.log.info({ document: room.name }, 'document unloaded')
@@ -169,6 +177,11 @@ export class Registry extends EventEmitter<RegistryEvents> implements RoomHost {
     })()
     this.unloading.set(room.name, unloading)
     return unloading
+  }
+
+  private destroy (room: Room): void {
+    room.destroy()
+    this.cluster?.close(room.name)
   }
 
   private drop (room: Room): void {

@@ -21,6 +21,7 @@ import { decodeAwarenessUpdate } from '../protocol/awareness.js'
 import { awarenessBody } from '../protocol/messages.js'
 import { AwarenessStates } from './awareness-states.js'
 import { Broadcast } from './broadcast.js'
+import { Peer, UnconfirmedUpdates, type Cluster } from './cluster.js'
 import type { Durability, DurableTarget } from './durability.js'
 import { Outbox } from './outbox.js'
 
@@ -57,6 +58,8 @@ export interface RoomOptions {
 /** What the room reports to its owner (the registry). */
 export interface RoomHost {
   readonly durability: Durability
+  /** The other instances (REDIS_URL), or null when this one is alone. */
+  readonly cluster: Cluster | null
   /** The last member left. */
   roomEmptied (room: Room): void
   /** Some of the room's updates became durable. */
@@ -75,6 +78,13 @@ const isEmptyUpdate = (u: Uint8Array): boolean => u.length === 2 && u[0] === 0 &
  */
 const OUTBOX_MAX_UPDATES = 256
 const OUTBOX_MAX_BYTES = 1024 * 1024
+/** Awareness clients all of one peer instance's members may hold in one document. */
+const MAX_AWARENESS_CLIENTS_PER_PEER = 100_000
+/**
+ * Identifies one load of a room in this process, so that the other instances can tell its
+ * sequence numbers from those of an earlier load of the same document (cluster.ts).
+ */
+let lastEpoch = 0
 /** Rooms whose outbox goes out at the end of this turn, in one setImmediate for all. */
 let roomsToFlush: Room[] = []
 let flushScheduled = false
@@ -87,7 +97,15 @@ function flushRooms (): void {
 
 export class Room implements DurableTarget {
   readonly members = new Set<RoomMember>()
-  readonly awareness: AwarenessStates<RoomMember>
+  readonly awareness: AwarenessStates<RoomMember | Peer>
+  readonly epoch = ++lastEpoch
+  /** Other instances with clients in this document, as origins and awareness owners. */
+  private readonly peers = new Map<string, Peer>()
+  /** Their updates not yet confirmed durable (written here if they never are). */
+  private readonly unconfirmed = new UnconfirmedUpdates()
+  /** Highest sequence number published to the other instances, and highest confirmed to them. */
+  private publishedSeq = 0
+  private confirmedSeq = 0
   /** Sequence number of the last update queued for the store, and of the last durable one. */
   private appendedSeq = 0
   private committedSeq = 0
@@ -108,6 +126,7 @@ export class Room implements DurableTarget {
   private fullState: Uint8Array | null = null
   /** Updates and awareness changes not yet relayed. */
   private readonly outbox = new Outbox<RoomMember>()
+  private readonly cluster: Cluster | null
   /** In `roomsToFlush`. */
   private queuedForTurn = false
   /** performance.now() of the last relay, and the timer of the next one inside the window. */
@@ -123,7 +142,8 @@ export class Room implements DurableTarget {
     stored: { updates: number, bytes: number, snapshot?: Uint8Array | null },
     options: RoomOptions,
   ) {
-    this.awareness = new AwarenessStates<RoomMember>(options.maxAwarenessClientsPerMember)
+    this.awareness = new AwarenessStates<RoomMember | Peer>(options.maxAwarenessClientsPerMember)
+    this.cluster = host.cluster
     this.broadcastWindowMs = options.broadcastWindowMs
     this.logUpdates = stored.updates
     this.logBytes = stored.bytes
@@ -142,7 +162,10 @@ export class Room implements DurableTarget {
   leave (member: RoomMember): void {
     if (!this.members.delete(member)) return
     const removal = this.awareness.removeOwner(member)
-    if (removal !== null) this.relayToEveryone(awarenessBody(removal))
+    if (removal !== null) {
+      this.relayToEveryone(awarenessBody(removal))
+      this.cluster?.publishAwareness(this, removal)
+    }
     if (this.members.size === 0) this.host.roomEmptied(this)
   }
 
@@ -183,6 +206,24 @@ export class Room implements DurableTarget {
       // Refused before it touches the document: the client keeps the edit and resends it.
       throw new StoreUnavailableError('too many updates waiting for the store; refusing new ones until it catches up')
     }
+    this.integrate(update, member)
+    const seq = this.append(update, member.userId)
+    this.ackMembers.push(member)
+    this.ackSeqs.push(seq)
+    this.relay(member, update)
+    if (this.cluster !== null) {
+      this.publishedSeq = seq
+      this.cluster.publishUpdate(this, seq, update)
+    }
+  }
+
+  /**
+   * Applies an update to the doc inside a try.
+   * @returns whether it changed anything (computed only when `reportChange`; true otherwise).
+   * @throws {InvalidUpdateError} when Yjs cannot apply it; if the failed apply got half-way, the
+   *   room has failed (see applyUpdate) and every member but `origin` was evicted.
+   */
+  private integrate (update: Uint8Array, origin: RoomMember | Peer, reportChange = false): boolean {
     // What a failed apply may have changed: integrated structs (the transaction), or structs and
     // deletions parked for missing dependencies. Yjs merges new pending structs into the existing
     // object by replacing its `update`, so that is compared too.
@@ -191,29 +232,112 @@ export class Room implements DurableTarget {
     const pendingUpdate = pendingStructs?.update
     const pendingDs = store.pendingDs
     this.lastTransaction = null
+    const fullState = this.fullState
     this.fullState = null
     try {
-      Y.applyUpdate(this.doc, update, member)
+      Y.applyUpdate(this.doc, update, origin)
     } catch (cause) {
       const err = new InvalidUpdateError(this.name, cause)
-      const touched = transactionChanged(this.lastTransaction) ||
-        store.pendingStructs !== pendingStructs || store.pendingStructs?.update !== pendingUpdate ||
-        store.pendingDs !== pendingDs
-      if (touched) this.fail(err, member)
+      if (this.changedSince(pendingStructs, pendingUpdate, pendingDs)) this.fail(err, origin instanceof Peer ? null : origin)
       throw err
     }
+    if (!reportChange) return true
+    if (this.changedSince(pendingStructs, pendingUpdate, pendingDs)) return true
+    this.fullState = fullState
+    return false
+  }
+
+  /** Whether the last apply integrated anything, or parked anything new as pending. */
+  private changedSince (pendingStructs: Y.Doc['store']['pendingStructs'], pendingUpdate: Uint8Array | undefined, pendingDs: Y.Doc['store']['pendingDs']): boolean {
+    const store = this.doc.store
+    return transactionChanged(this.lastTransaction) ||
+      store.pendingStructs !== pendingStructs || store.pendingStructs?.update !== pendingUpdate ||
+      store.pendingDs !== pendingDs
+  }
+
+  /** Queues an applied update for the store. @returns its sequence number. */
+  private append (update: Uint8Array, userId: string | null): number {
     const seq = ++this.appendedSeq
     this.logUpdates++
     this.logBytes += update.length
-    this.host.durability.append(this, seq, this.name, update, member.userId)
-    this.ackMembers.push(member)
-    this.ackSeqs.push(seq)
-    this.relay(member, update)
+    this.host.durability.append(this, seq, this.name, update, userId)
+    return seq
+  }
+
+  /**
+   * An update another instance accepted (and is writing): applied and relayed to every member,
+   * and held until that instance confirms it durable.
+   * @throws {InvalidUpdateError} when Yjs cannot apply it (the room fails if it got half-way).
+   */
+  applyPeerUpdate (instanceId: string, epoch: number, seq: number, update: Uint8Array): void {
+    const peer = this.peer(instanceId)
+    this.integrate(update, peer)
+    this.unconfirmed.hold(instanceId, epoch, seq, update)
+    this.relay(peer, update)
+  }
+
+  /**
+   * What another instance had that this one did not, in answer to a sync request (after a load
+   * or a Redis reconnect). Nothing says it is durable yet, so this instance writes it too.
+   * @throws {InvalidUpdateError} when Yjs cannot apply it.
+   */
+  applySyncedUpdate (instanceId: string, update: Uint8Array): void {
+    if (isEmptyUpdate(update)) return
+    const peer = this.peer(instanceId)
+    // A reply holds the whole delete set even when nothing else is missing: no row for that.
+    if (!this.integrate(update, peer, true)) return
+    this.append(update, null)
+    this.relay(peer, update)
+  }
+
+  /** Another instance wrote its updates of room `epoch` up to `seq`. */
+  peerCommitted (instanceId: string, epoch: number, seq: number): void {
+    this.unconfirmed.confirm(instanceId, epoch, seq)
+  }
+
+  /**
+   * Another instance's awareness change, relayed to every member; its states are removed when
+   * that instance goes (peerGone).
+   * @throws {ProtocolError} when malformed.
+   */
+  applyPeerAwareness (instanceId: string, update: Uint8Array): void {
+    const entries = decodeAwarenessUpdate(update)
+    if (this.awareness.apply(entries, this.peer(instanceId), MAX_AWARENESS_CLIENTS_PER_PEER)) this.relayToEveryone(awarenessBody(update))
+  }
+
+  /**
+   * Another instance stopped or is unreachable: write what it never confirmed, and remove its
+   * clients' awareness states.
+   */
+  peerGone (instanceId: string): void {
+    this.writeUnconfirmed(instanceId)
+    const peer = this.peers.get(instanceId)
+    if (peer === undefined) return
+    this.peers.delete(instanceId)
+    const removal = this.awareness.removeOwner(peer)
+    if (removal !== null) this.relayToEveryone(awarenessBody(removal))
+  }
+
+  /** Writes the peers' unconfirmed updates (all peers' when `instanceId` is null) from here. */
+  writeUnconfirmed (instanceId: string | null = null): void {
+    if (this.unconfirmed.size === 0) return
+    for (const update of this.unconfirmed.take(instanceId)) this.append(update, null)
+  }
+
+  /** Awareness states of this instance's own members, for another instance; null when none. */
+  localAwareness (): Uint8Array | null {
+    return this.awareness.encodeAll((owner) => !(owner instanceof Peer))
+  }
+
+  private peer (instanceId: string): Peer {
+    let peer = this.peers.get(instanceId)
+    if (peer === undefined) this.peers.set(instanceId, peer = new Peer(instanceId))
+    return peer
   }
 
   /** Puts an applied update in the outbox; relayed at the end of the turn or once it is full. */
-  private relay (origin: RoomMember, update: Uint8Array): void {
-    if (this.members.size === 1) return // only the sender: nobody to tell
+  private relay (origin: RoomMember | Peer, update: Uint8Array): void {
+    if (this.members.size === 0 || (this.members.size === 1 && this.members.has(origin as RoomMember))) return // nobody to tell
     if (this.outbox.isEmpty) this.scheduleFlush()
     this.outbox.addUpdate(origin, update)
     if (this.outbox.updates >= OUTBOX_MAX_UPDATES || this.outbox.bytes >= OUTBOX_MAX_BYTES) this.flushOutbox()
@@ -280,6 +404,9 @@ export class Room implements DurableTarget {
 
   /** Acknowledges to `member` once everything queued so far is durable (no new row needed). */
   acknowledgeWhenDurable (member: RoomMember): void {
+    // The member may be counting on a peer's update it also has (it synced here after that
+    // peer died, say): make sure that is written before saying so.
+    this.writeUnconfirmed()
     if (this.committedSeq >= this.appendedSeq) {
       member.acknowledge(1)
       return
@@ -295,7 +422,10 @@ export class Room implements DurableTarget {
    */
   applyAwareness (member: RoomMember, update: Uint8Array): void {
     const entries = decodeAwarenessUpdate(update)
-    if (this.awareness.apply(entries, member)) this.relayToEveryone(awarenessBody(update))
+    if (this.awareness.apply(entries, member)) {
+      this.relayToEveryone(awarenessBody(update))
+      this.cluster?.publishAwareness(this, update)
+    }
   }
 
   /** Every present awareness state, for a query-awareness answer; null when there is none. */
@@ -335,6 +465,10 @@ export class Room implements DurableTarget {
       head = 0
     }
     this.ackHead = head
+    if (this.publishedSeq > this.confirmedSeq) {
+      this.confirmedSeq = Math.min(seq, this.publishedSeq)
+      this.cluster?.publishCommitted(this, this.confirmedSeq)
+    }
     if (this.durableWaiters.length > 0) {
       this.durableWaiters = this.durableWaiters.filter((w) => {
         if (w.seq > seq) return true
@@ -345,8 +479,9 @@ export class Room implements DurableTarget {
     this.host.roomCommitted(this)
   }
 
-  /** Resolves once every update queued so far is durable. */
+  /** Resolves once every update queued so far, and every peer update held here, is durable. */
   whenDurable (): Promise<void> {
+    this.writeUnconfirmed()
     if (this.committedSeq >= this.appendedSeq) return Promise.resolve()
     const seq = this.appendedSeq
     return new Promise((resolve) => this.durableWaiters.push({ seq, resolve }))

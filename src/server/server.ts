@@ -22,6 +22,7 @@ import { healthReport, type HealthReport } from '../http/health.js'
 import { createRouter, notFound, sendJson, type HttpRoute } from '../http/routes.js'
 import { adminRoutes } from '../http/admin.js'
 import type { Logger } from '../log.js'
+import { RedisCluster } from '../scaling/redis-cluster.js'
 import type { DocumentStore } from '../storage/types.js'
 import type { ServerContext, ServerEvents } from './context.js'
 import { nameProblem } from './admission.js'
@@ -53,6 +54,8 @@ export class CollabServer extends EventEmitter<ServerEvents> {
   readonly store: DocumentStore
   readonly registry: Registry
   readonly durability: Durability
+  /** The other instances (REDIS_URL), or null. */
+  readonly cluster: RedisCluster | null
   private readonly ctx: ServerContext
   private readonly wss: WebSocketServer
   private readonly connections = new Set<SocketConnection>()
@@ -72,13 +75,14 @@ export class CollabServer extends EventEmitter<ServerEvents> {
     this.log = parts.log
     this.store = parts.store
     this.durability = new Durability(parts.store, parts.log, { ...DEFAULT_DURABILITY_OPTIONS, maxPendingBytes: parts.config.maxPendingWriteBytes, commitIntervalMs: parts.config.commitIntervalMs })
+    this.cluster = parts.config.redis === null ? null : new RedisCluster(parts.config.redis, parts.log)
     this.registry = new Registry(parts.store, this.durability, parts.log, {
       unloadDelayMs: parts.config.documentUnloadDelayMs,
       compactAfterUpdates: parts.config.compactAfterUpdates,
       compactAfterBytes: parts.config.compactAfterBytes,
       maxAwarenessClientsPerMember: parts.config.maxAwarenessClientsPerConnection,
       broadcastWindowMs: parts.config.broadcastWindowMs,
-    })
+    }, this.cluster)
     this.ctx = {
       config: parts.config,
       log: parts.log,
@@ -103,6 +107,11 @@ export class CollabServer extends EventEmitter<ServerEvents> {
   start (): Promise<void> {
     this.opening ??= (async () => {
       await this.store.open()
+      if (this.cluster !== null) {
+        if (this.config.storage.kind !== 'postgres') this.log.warn({ storage: this.config.storage.kind }, 'REDIS_URL is set but the store is not PostgreSQL: every instance must use the same store, or documents diverge')
+        await this.cluster.start(this.registry)
+        this.log.info({ instance: this.cluster.instanceId, connected: this.cluster.connected }, 'joined the other instances over Redis')
+      }
       if (this.config.warmUp) warmUpYjs()
       this.stopHeartbeat = startHeartbeat(this.connections, this.config.heartbeatIntervalMs)
       this.stopSessionRecheck = startSessionRecheck(this.ctx.authenticator, this.connections, this.config.auth.sessionRecheckMs, this.log)
@@ -217,6 +226,7 @@ export class CollabServer extends EventEmitter<ServerEvents> {
   async health (): Promise<HealthReport> {
     return await healthReport({
       storeHealth: async () => await this.store.health(),
+      redisHealth: this.cluster === null ? null : async () => await this.cluster!.health(),
       writesFailing: () => this.durability.failure !== null,
       shuttingDown: () => this.shuttingDown,
       activeConnections: () => this.connections.size,
@@ -255,6 +265,8 @@ export class CollabServer extends EventEmitter<ServerEvents> {
 
     const unloaded = drained && await beforeDeadline(this.registry.unloadAll(), deadline)
     if (drained && !unloaded) this.log.error('shutdown deadline passed before every document was compacted; the update log still has everything')
+    // After the unloads, so the others have heard that every update published here is durable.
+    await this.cluster?.shutdown()
     this.durability.stop()
     try {
       await this.store.close()
@@ -288,7 +300,7 @@ export class CollabServer extends EventEmitter<ServerEvents> {
 
   private async serveHealth (res: http.ServerResponse): Promise<void> {
     const report = await this.health()
-    sendJson(res, report.status === 'healthy' ? 200 : 503, report)
+    sendJson(res, report.status === 'unhealthy' ? 503 : 200, report)
   }
 
   private httpRoutes (): HttpRoute[] {

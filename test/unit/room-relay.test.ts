@@ -59,6 +59,7 @@ afterEach(() => { for (const r of rooms.splice(0)) r.destroy() })
 function room (broadcastWindowMs = 0): Room {
   const host: RoomHost = {
     durability: new Durability(new MemoryStore(), silentLogger()),
+    cluster: null,
     roomEmptied: () => {},
     roomCommitted: () => {},
     roomFailed: () => {},

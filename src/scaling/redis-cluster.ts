@@ -1,0 +1,302 @@
+/**
+ * Many instances serving the same documents, over Redis pub/sub (REDIS_URL). DESIGN.md's rules:
+ *
+ * - Loading a document: subscribe to its channel, load from the store, then ask the other
+ *   instances (SYNC_REQUEST with our state vector) for what the store may not have yet. Each
+ *   answers with the difference, its own state vector (so we can send back what it lacks) and
+ *   its clients' awareness.
+ * - Each accepted update is appended by the instance whose client sent it, and published once.
+ *   The others apply it, relay it to their clients, and hold it until its sender publishes that
+ *   it is durable (documents/cluster.ts says what happens if it never does).
+ * - Every instance publishes a heartbeat; one not heard from for REDIS_PEER_TIMEOUT_MS is gone:
+ *   its unconfirmed updates are written by the instances that hold them, and its clients'
+ *   awareness states are removed. A clean shutdown says BYE so this happens at once.
+ * - Redis going away does not stop anything local: clients keep syncing with the other clients
+ *   of the same instance and edits keep being written. What is published meanwhile is lost, so
+ *   when the subscription is back every loaded document is synced again with the others.
+ *
+ * The store is the truth; Redis only carries what is in flight. Nothing is kept in Redis.
+ */
+import { randomBytes } from 'node:crypto'
+import { Redis, type RedisOptions } from 'ioredis'
+import type { Cluster } from '../documents/cluster.js'
+import type { Room } from '../documents/room.js'
+import type { Logger } from '../log.js'
+import { decodePeerMessage, MessageType, NONE, PeerEncoder, type PeerMessage } from './messages.js'
+
+export interface RedisClusterOptions {
+  readonly url: string
+  /** Prefix of every channel name, so several deployments can share one Redis. */
+  readonly prefix: string
+  /** An instance not heard from for this long is taken as gone. */
+  readonly peerTimeoutMs: number
+}
+
+/** The documents loaded here (the registry). */
+export interface LoadedRooms {
+  get (name: string): Room | undefined
+  names (): string[]
+}
+
+export interface RedisHealth {
+  connected: boolean
+  latency: number | null
+}
+
+/** A Yjs update that holds nothing: no structs, no deletions. */
+const isEmptyUpdate = (u: Uint8Array): boolean => u.length === 2 && u[0] === 0 && u[1] === 0
+const noop = (): void => {}
+
+export class RedisCluster implements Cluster {
+  readonly instanceId = randomBytes(9).toString('base64url')
+  private readonly pub: Redis
+  private readonly sub: Redis
+  private readonly encoder = new PeerEncoder(this.instanceId)
+  private readonly docPrefix: string
+  private readonly instancesChannel: string
+  private readonly ownChannel: string
+  /** Channel of every document open here, subscribed to whenever the subscriber is connected. */
+  private readonly channels = new Map<string, string>()
+  /** Other instances, by id: when last heard from (Date.now()). */
+  private readonly peers = new Map<string, number>()
+  private rooms: LoadedRooms | null = null
+  private heartbeatTimer: NodeJS.Timeout | null = null
+  /** Whether a lost connection was already reported (one warning per outage, not per retry). */
+  private downReported = false
+  private closed = false
+  private badMessages = 0
+
+  constructor (private readonly options: RedisClusterOptions, private readonly log: Logger) {
+    this.docPrefix = `${options.prefix}doc:`
+    this.instancesChannel = `${options.prefix}instances`
+    this.ownChannel = `${options.prefix}instance:${this.instanceId}`
+    const common: RedisOptions = {
+      // Fail fast while disconnected instead of queueing without bound: what is published
+      // during an outage is replaced by the sync after it.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectTimeout: 2000,
+      retryStrategy: (attempt) => Math.min(100 * attempt, 2000),
+      lazyConnect: true,
+    }
+    // One write for every message published in the same turn of the event loop.
+    this.pub = new Redis(options.url, { ...common, enableAutoPipelining: true, connectionName: `collabd-pub-${this.instanceId}` })
+    // Subscriptions are restored by us on every reconnect (with a sync of every document).
+    this.sub = new Redis(options.url, { ...common, autoResubscribe: false, connectionName: `collabd-sub-${this.instanceId}` })
+    for (const [role, conn] of [['publisher', this.pub], ['subscriber', this.sub]] as const) {
+      conn.on('error', (err: Error) => this.connectionDown(role, err))
+      conn.on('close', () => this.connectionDown(role, null))
+    }
+    this.pub.on('ready', () => this.connectionUp())
+    this.sub.on('ready', () => { void this.subscribed() })
+    this.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => this.receive(channel, message))
+  }
+
+  /**
+   * Connects and starts the heartbeat. Waits up to `waitMs` for Redis; if it is not there by
+   * then the instance serves its own clients and joins the others once Redis is reachable.
+   */
+  async start (rooms: LoadedRooms, waitMs = 5000): Promise<void> {
+    this.rooms = rooms
+    const interval = Math.max(100, Math.min(1000, Math.floor(this.options.peerTimeoutMs / 3)))
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), interval)
+    this.heartbeatTimer.unref()
+    const connected = Promise.all([this.pub.connect(), this.sub.connect()]).then(() => true, () => false)
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), waitMs) })
+    const ok = await Promise.race([connected, timeout])
+    clearTimeout(timer)
+    if (!ok) this.log.warn({ instance: this.instanceId }, 'Redis is not reachable; serving this instance\'s clients only until it is')
+  }
+
+  get connected (): boolean {
+    return this.pub.status === 'ready' && this.sub.status === 'ready'
+  }
+
+  /** Instances heard from within the timeout (not counting this one). */
+  get peerCount (): number {
+    return this.peers.size
+  }
+
+  async health (timeoutMs = 1000): Promise<RedisHealth> {
+    if (!this.connected) return { connected: false, latency: null }
+    const start = performance.now()
+    let timer: NodeJS.Timeout | undefined
+    try {
+      await Promise.race([
+        this.pub.ping(),
+        new Promise((_resolve, reject) => { timer = setTimeout(() => reject(new Error('timeout')), timeoutMs) }),
+      ])
+      return { connected: true, latency: Math.round((performance.now() - start) * 100) / 100 }
+    } catch {
+      return { connected: false, latency: null }
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  async open (name: string): Promise<void> {
+    const channel = this.docPrefix + name
+    this.channels.set(name, channel)
+    if (this.sub.status !== 'ready') return // subscribed() takes it when Redis is back
+    try {
+      await this.sub.subscribe(channel)
+    } catch {
+      // Lost the connection meanwhile: subscribed() takes it on reconnect.
+    }
+  }
+
+  attach (room: Room): void {
+    this.requestSync(room)
+  }
+
+  close (name: string): void {
+    const channel = this.channels.get(name)
+    if (channel === undefined) return
+    this.channels.delete(name)
+    if (this.sub.status === 'ready') this.sub.unsubscribe(channel).catch(noop)
+  }
+
+  publishUpdate (room: Room, seq: number, update: Uint8Array): void {
+    this.publish(this.docPrefix + room.name, this.encoder.encode(MessageType.update, room.epoch, seq, update))
+  }
+
+  publishCommitted (room: Room, seq: number): void {
+    this.publish(this.docPrefix + room.name, this.encoder.encode(MessageType.committed, room.epoch, seq))
+  }
+
+  publishAwareness (room: Room, update: Uint8Array): void {
+    this.publish(this.docPrefix + room.name, this.encoder.encode(MessageType.awareness, update))
+  }
+
+  /** Says goodbye (the others drop this instance's awareness at once) and disconnects. */
+  async shutdown (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    if (this.heartbeatTimer !== null) clearInterval(this.heartbeatTimer)
+    if (this.pub.status === 'ready') {
+      try {
+        await this.pub.publish(this.instancesChannel, this.encoder.encode(MessageType.bye))
+      } catch {
+        // Leaving anyway; the others notice through the heartbeat timeout.
+      }
+    }
+    this.pub.disconnect()
+    this.sub.disconnect()
+  }
+
+  /** Best effort: while Redis is down the message is dropped (the sync after the outage covers it). */
+  private publish (channel: string, message: Buffer): void {
+    if (this.pub.status !== 'ready') return
+    this.pub.publish(channel, message).catch(noop)
+  }
+
+  private requestSync (room: Room): void {
+    this.publish(this.docPrefix + room.name, this.encoder.encode(MessageType.syncRequest, room.stateVector(), room.localAwareness() ?? NONE))
+  }
+
+  private heartbeat (): void {
+    this.publish(this.instancesChannel, this.encoder.encode(MessageType.heartbeat))
+    const now = Date.now()
+    for (const [id, seen] of this.peers) {
+      if (now - seen > this.options.peerTimeoutMs) this.peerGone(id, 'not heard from within REDIS_PEER_TIMEOUT_MS')
+    }
+  }
+
+  private peerGone (id: string, why: string): void {
+    if (!this.peers.delete(id)) return
+    this.log.info({ peer: id, why }, 'instance gone; writing its unconfirmed updates and removing its clients\' presence')
+    const rooms = this.rooms
+    if (rooms === null) return
+    for (const name of rooms.names()) rooms.get(name)?.peerGone(id)
+  }
+
+  /** The subscriber is (re)connected: subscribe to everything and sync every loaded document. */
+  private async subscribed (): Promise<void> {
+    try {
+      await this.sub.subscribe(this.instancesChannel, this.ownChannel, ...this.channels.values())
+    } catch (err) {
+      this.log.warn({ err }, 'subscribing to Redis channels failed; retrying on the next reconnect')
+      return
+    }
+    this.connectionUp()
+    this.heartbeat()
+    const rooms = this.rooms
+    if (rooms === null) return
+    for (const name of rooms.names()) {
+      const room = rooms.get(name)
+      if (room !== undefined) this.requestSync(room)
+    }
+  }
+
+  private connectionUp (): void {
+    if (!this.connected || !this.downReported) return
+    this.downReported = false
+    this.log.info('Redis connection back; syncing loaded documents with the other instances')
+  }
+
+  private connectionDown (role: string, err: Error | null): void {
+    if (this.closed || this.downReported) return
+    this.downReported = true
+    this.log.warn({ role, err: err ?? undefined }, 'Redis connection lost; serving this instance\'s clients only until it is back')
+  }
+
+  private receive (channelBytes: Buffer, bytes: Buffer): void {
+    let message: PeerMessage
+    try {
+      message = decodePeerMessage(bytes)
+    } catch (err) {
+      // Redis is trusted but shared: something else may publish on our channels.
+      if (this.badMessages++ % 1000 === 0) this.log.warn({ err, count: this.badMessages }, 'ignored a malformed message from Redis')
+      return
+    }
+    if (message.from === this.instanceId) return // our own publication
+    const channel = channelBytes.toString('utf8')
+    if (channel === this.instancesChannel) {
+      if (message.type === MessageType.bye) this.peerGone(message.from, 'said goodbye')
+      else this.peers.set(message.from, Date.now())
+      return
+    }
+    if (!this.peers.has(message.from)) this.peers.set(message.from, Date.now())
+    const rooms = this.rooms
+    if (rooms === null) return
+    const name = message.type === MessageType.syncReply ? message.document : channel.startsWith(this.docPrefix) ? channel.slice(this.docPrefix.length) : null
+    const room = name === null ? undefined : rooms.get(name)
+    if (room === undefined || room.failed) return // not loaded here (any more): nothing to do
+    try {
+      this.handle(room, message)
+    } catch (err) {
+      this.log.warn({ err, document: room.name, peer: message.from, type: message.type }, 'could not apply a message from another instance')
+    }
+  }
+
+  private handle (room: Room, message: PeerMessage): void {
+    switch (message.type) {
+      case MessageType.update:
+        room.applyPeerUpdate(message.from, message.epoch, message.seq, message.update)
+        break
+      case MessageType.committed:
+        room.peerCommitted(message.from, message.epoch, message.seq)
+        break
+      case MessageType.awareness:
+        room.applyPeerAwareness(message.from, message.update)
+        break
+      case MessageType.syncRequest: {
+        if (message.awareness.length > 0) room.applyPeerAwareness(message.from, message.awareness)
+        const reply = this.encoder.encode(MessageType.syncReply, room.name, room.diff(message.stateVector), room.stateVector(), room.localAwareness() ?? NONE)
+        this.publish(`${this.options.prefix}instance:${message.from}`, reply)
+        break
+      }
+      case MessageType.syncReply: {
+        room.applySyncedUpdate(message.from, message.update)
+        if (message.awareness.length > 0) room.applyPeerAwareness(message.from, message.awareness)
+        if (message.stateVector.length === 0) break
+        const missing = room.diff(message.stateVector)
+        if (!isEmptyUpdate(missing)) {
+          this.publish(`${this.options.prefix}instance:${message.from}`, this.encoder.encode(MessageType.syncReply, room.name, missing, NONE, NONE))
+        }
+        break
+      }
+    }
+  }
+}

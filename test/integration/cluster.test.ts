@@ -1,0 +1,258 @@
+/**
+ * Several instances sharing PostgreSQL and Redis (REDIS_URL): clients of both protocols on
+ * different instances converge, presence crosses instances, an instance killed with kill -9
+ * loses no acknowledged edit while its clients move to the others, and a Redis restart leaves
+ * every instance serving its own clients (reporting degraded) until they converge again.
+ */
+import pg from 'pg'
+import { Redis } from 'ioredis'
+import * as Y from 'yjs'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { PostgresStore, type Config, type DocumentStore } from '../../dist/index.js'
+import { Balancer } from '../helpers/balancer.js'
+import { destroyClients, hocus, synced, text, yws } from '../helpers/clients.js'
+import { editor, type Editor } from '../helpers/editors.js'
+import { freePort, PrivateRedis, SHARED_REDIS_URL } from '../helpers/redis.js'
+import { spawnServer, startServer, type ServerProcess, type TestServer } from '../helpers/server.js'
+import { prng, sleep, waitFor } from '../helpers/wait.js'
+
+const BASE = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const schema = `cluster_${process.pid}_${Date.now()}`
+const databaseUrl = `${BASE}?options=${encodeURIComponent(`-c search_path=${schema}`)}`
+let testNumber = 0
+
+const servers: TestServer[] = []
+const processes: ServerProcess[] = []
+const cleanups: Array<() => Promise<void>> = []
+
+beforeAll(async () => {
+  const admin = new pg.Client({ connectionString: BASE })
+  await admin.connect()
+  await admin.query(`CREATE SCHEMA ${schema}`)
+  await admin.end()
+})
+afterEach(async () => {
+  destroyClients()
+  for (const s of servers.splice(0)) await s.close()
+  for (const p of processes.splice(0)) await p.stop('SIGKILL')
+  for (const c of cleanups.splice(0)) await c()
+})
+afterAll(async () => {
+  const admin = new pg.Client({ connectionString: BASE })
+  await admin.connect()
+  await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+  await admin.end()
+})
+
+/** Channel names no other test (or run) shares. */
+const freshPrefix = (): string => `collabd-test:${process.pid}:${++testNumber}:`
+
+/** `count` in-process instances on one PostgreSQL schema and one Redis. */
+async function instances (count: number, redisUrl: string, prefix = freshPrefix(), config: Partial<Config> = {}): Promise<TestServer[]> {
+  const started: TestServer[] = []
+  for (let i = 0; i < count; i++) {
+    const s = await startServer({
+      store: new PostgresStore({ url: databaseUrl, poolSize: 3, migrate: true }),
+      env: { REDIS_URL: redisUrl, REDIS_PREFIX: prefix, REDIS_PEER_TIMEOUT_MS: '1500' },
+      config,
+    })
+    servers.push(s)
+    started.push(s)
+  }
+  return started
+}
+
+/** The document as stored in PostgreSQL (snapshot plus log). */
+async function storedText (name: string): Promise<string> {
+  const store: DocumentStore = new PostgresStore({ url: databaseUrl, poolSize: 1, migrate: false })
+  await store.open()
+  try {
+    const stored = await store.load(name)
+    const doc = new Y.Doc()
+    if (stored?.snapshot != null) Y.applyUpdate(doc, stored.snapshot)
+    for (const u of stored?.updates ?? []) Y.applyUpdate(doc, u)
+    return doc.getText('t').toString()
+  } finally {
+    await store.close()
+  }
+}
+
+async function health (s: { httpUrl: string }): Promise<{ code: number, body: { status: string, redis?: { connected: boolean, latency: number | null } } }> {
+  const res = await fetch(`${s.httpUrl}/health`)
+  return { code: res.status, body: await res.json() as never }
+}
+
+describe('three instances over Redis', () => {
+  it('ten clients of both protocols, spread over three instances, make random concurrent edits and converge', async () => {
+    const [a, b, c] = await instances(3, SHARED_REDIS_URL)
+    const urls = [a!.url, b!.url, c!.url]
+    const name = 'converge'
+    const clients = Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? yws(urls[i % 3]!, name) : hocus(urls[i % 3]!, name)))
+    await Promise.all(clients.map((cl, i) => synced(cl.provider, `client ${i} to sync`)))
+    const random = prng(42)
+    for (let round = 0; round < 30; round++) {
+      for (const [i, cl] of clients.entries()) {
+        const t = cl.doc.getText('t')
+        if (t.length > 20 && random() < 0.3) t.delete(Math.floor(random() * (t.length - 3)), 3)
+        else t.insert(Math.floor(random() * (t.length + 1)), `<${i}.${round}>`)
+      }
+      await sleep(Math.floor(random() * 15))
+    }
+    for (const [i, cl] of clients.entries()) cl.doc.getText('t').insert(0, `<end-${i}>`)
+    const converged = (): boolean => clients.every((cl) => text(cl.doc) === text(clients[0]!.doc))
+    await waitFor(converged, 'all ten clients to hold the same text', 20_000)
+    const final = text(clients[0]!.doc)
+    for (let i = 0; i < 10; i++) expect(final).toContain(`<end-${i}>`)
+    // Every instance holds the same document, and the store has it all once they shut down.
+    for (const s of [a!, b!, c!]) expect(s.server.registry.get(name)!.doc.getText('t').toString()).toBe(final)
+    destroyClients()
+    for (const s of servers.splice(0)) await s.close()
+    expect(await storedText(name)).toBe(final)
+  }, 60_000)
+
+  it('shows presence across instances and removes it when the client leaves or its instance stops', async () => {
+    const [a, b] = await instances(2, SHARED_REDIS_URL)
+    const ann = yws(a!.url, 'presence')
+    const bob = hocus(b!.url, 'presence')
+    await synced(ann.provider)
+    await synced(bob.provider)
+    ann.provider.awareness.setLocalStateField('user', { name: 'Ann' })
+    bob.provider.awareness!.setLocalStateField('user', { name: 'Bob' })
+    await waitFor(() => bob.provider.awareness!.getStates().get(ann.doc.clientID)?.user?.name === 'Ann', 'Bob (instance b) to see Ann (instance a)')
+    await waitFor(() => ann.provider.awareness.getStates().get(bob.doc.clientID)?.user?.name === 'Bob', 'Ann to see Bob')
+    // A client that joins later sees everyone, wherever they are.
+    const cat = yws(b!.url, 'presence')
+    await synced(cat.provider)
+    await waitFor(() => cat.provider.awareness.getStates().get(ann.doc.clientID)?.user?.name === 'Ann', 'a late joiner on b to see Ann')
+
+    ann.provider.destroy()
+    await waitFor(() => !bob.provider.awareness!.getStates().has(ann.doc.clientID), 'Ann\'s presence to be removed at b when she leaves')
+
+    const dan = yws(a!.url, 'presence')
+    await synced(dan.provider)
+    dan.provider.awareness.setLocalStateField('user', { name: 'Dan' })
+    await waitFor(() => bob.provider.awareness!.getStates().get(dan.doc.clientID)?.user?.name === 'Dan', 'Bob to see Dan')
+    // Instance a stops: its clients' presence goes from b at once (a said goodbye), not after the timeout.
+    const stopped = Date.now()
+    await a!.close()
+    await waitFor(() => !bob.provider.awareness!.getStates().has(dan.doc.clientID), 'Dan\'s presence to be removed when his instance stops', 1400)
+    expect(Date.now() - stopped).toBeLessThan(1400)
+  }, 30_000)
+
+  it('writes, on another instance, what a killed instance never confirmed', async () => {
+    // In-process view of the rule the kill -9 test below relies on: b applied a's update but a
+    // never wrote it; once a is gone, b writes it.
+    const [a, b] = await instances(2, SHARED_REDIS_URL, freshPrefix(), { shutdownTimeoutMs: 500 })
+    const onA = yws(a!.url, 'orphan')
+    const onB = yws(b!.url, 'orphan')
+    await synced(onA.provider)
+    await synced(onB.provider)
+    // Make a's writes fail, then edit on a: b gets the update, a cannot store it.
+    const store = a!.store as PostgresStore
+    const append = store.append.bind(store)
+    store.append = async () => { throw new Error('disk on fire') }
+    onA.doc.getText('t').insert(0, 'only in memory')
+    await waitFor(() => text(onB.doc) === 'only in memory', 'b to get the edit')
+    // a vanishes without a goodbye: no more writes, no heartbeat, no Redis.
+    a!.server.durability.stop()
+    store.append = append
+    const cluster = a!.server.cluster as unknown as { pub: Redis, sub: Redis, heartbeatTimer: NodeJS.Timeout }
+    clearInterval(cluster.heartbeatTimer)
+    cluster.pub.disconnect()
+    cluster.sub.disconnect()
+    await waitFor(async () => (await storedText('orphan')) === 'only in memory', 'b to write a\'s unconfirmed update after the peer timeout', 10_000)
+    expect(b!.logs.some((l) => l.msg === 'instance gone; writing its unconfirmed updates and removing its clients\' presence')).toBe(true)
+  }, 30_000)
+
+  it('ignores malformed messages on its channels and keeps relaying', async () => {
+    const prefix = freshPrefix()
+    const [a, b] = await instances(2, SHARED_REDIS_URL, prefix)
+    const onA = yws(a!.url, 'garbage')
+    const onB = yws(b!.url, 'garbage')
+    await synced(onA.provider)
+    await synced(onB.provider)
+    const redis = new Redis(SHARED_REDIS_URL)
+    cleanups.push(async () => { redis.disconnect() })
+    for (const junk of [Buffer.from([]), Buffer.from([1]), Buffer.from([1, 3, 0x61, 0x62, 0x63, 1, 1, 200]), Buffer.from('not binary at all'), Buffer.from([1, 1, 0x7a, 1, 1, 3, 9, 9, 9])]) {
+      await redis.publish(`${prefix}doc:garbage`, junk)
+      await redis.publish(`${prefix}instances`, junk)
+    }
+    onA.doc.getText('t').insert(0, 'still flowing')
+    await waitFor(() => text(onB.doc) === 'still flowing', 'b to get a\'s edit after the garbage')
+    expect((await health(a!)).body.status).toBe('healthy')
+  }, 20_000)
+})
+
+describe('Redis restarted mid-test', () => {
+  it('keeps serving local clients, reports degraded, and converges again once Redis is back', async () => {
+    const redis = new PrivateRedis(await freePort())
+    await redis.start()
+    cleanups.push(async () => { await redis.kill() })
+    const [a, b] = await instances(2, redis.url)
+    const a1 = hocus(a!.url, 'restart')
+    const a2 = yws(a!.url, 'restart')
+    const b1 = yws(b!.url, 'restart')
+    await Promise.all([synced(a1.provider), synced(a2.provider), synced(b1.provider)])
+    a1.doc.getText('t').insert(0, 'before.')
+    await waitFor(() => text(b1.doc) === 'before.', 'b1 to get the first edit through Redis')
+    const before = await health(a!)
+    expect(before.body.status).toBe('healthy')
+    expect(before.body.redis?.connected).toBe(true)
+
+    await redis.kill()
+    await waitFor(async () => (await health(a!)).body.status === 'degraded', 'a to report degraded')
+    const degraded = await health(a!)
+    expect(degraded.code).toBe(200) // still serving its clients: a load balancer should keep it
+    expect(degraded.body.redis).toEqual({ connected: false, latency: null })
+    // Clients of one instance still sync with each other, and their edits are acknowledged.
+    a1.doc.getText('t').insert(a1.doc.getText('t').length, 'a-during.')
+    b1.doc.getText('t').insert(0, 'b-during.')
+    await waitFor(() => text(a2.doc).includes('a-during.'), 'a2 to get a1\'s edit during the outage')
+    await waitFor(() => a1.provider.unsyncedChanges === 0, 'a1\'s edit to be acknowledged during the outage')
+    await sleep(300)
+    expect(text(b1.doc)).not.toContain('a-during.')
+
+    await redis.start()
+    await waitFor(() => [a1, a2, b1].every((cl) => text(cl.doc).includes('a-during.') && text(cl.doc).includes('b-during.')), 'every client to have both sides\' edits after Redis is back', 20_000)
+    await waitFor(async () => (await health(a!)).body.status === 'healthy' && (await health(b!)).body.status === 'healthy', 'both instances healthy again')
+    // And live relaying works again.
+    b1.doc.getText('t').insert(0, 'after.')
+    await waitFor(() => text(a1.doc).startsWith('after.'), 'a1 to get an edit made after the restart')
+    expect(text(a1.doc)).toBe(text(b1.doc))
+    expect(a!.logs.some((l) => l.msg === 'Redis connection back; syncing loaded documents with the other instances')).toBe(true)
+  }, 60_000)
+})
+
+describe('collabd start processes behind a load balancer', () => {
+  it('loses no acknowledged edit when one of three instances is killed with kill -9 and its clients move to the others', async () => {
+    const env = { DATABASE_URL: databaseUrl, REDIS_URL: SHARED_REDIS_URL, REDIS_PREFIX: freshPrefix(), REDIS_PEER_TIMEOUT_MS: '1500', WARM_UP: 'false', LOG_LEVEL: 'info' }
+    for (let i = 0; i < 3; i++) processes.push(await spawnServer(env))
+    const balancer = new Balancer(processes.map((p) => p.port))
+    await balancer.start()
+    cleanups.push(async () => { await balancer.stop() })
+    // Six editors, two per instance (the balancer takes turns).
+    const editors: Editor[] = []
+    for (const id of ['a', 'b', 'c', 'd', 'e', 'f']) editors.push(await editor(balancer.url, 'kill9', id))
+    const typing = setInterval(() => { for (const e of editors) e.type() }, 5)
+    cleanups.push(async () => { clearInterval(typing) })
+    await waitFor(() => editors.every((e) => e.acked() >= 30), 'every editor to have edits acknowledged')
+
+    const victim = processes[0]!
+    const ackedBeforeKill = editors.flatMap((e) => e.ackedTokens())
+    victim.proc.kill('SIGKILL')
+    expect(await victim.exited).toBe('SIGKILL')
+    await sleep(1000) // typing on while the victim's clients reconnect elsewhere
+    clearInterval(typing)
+
+    const all = (): string => text(editors[0]!.doc)
+    await waitFor(() => editors.every((e) => e.provider.unsyncedChanges === 0), 'every editor\'s edits to be acknowledged after the kill', 20_000)
+    await waitFor(() => editors.every((e) => text(e.doc) === all()), 'every editor to converge', 20_000)
+    for (const token of editors.flatMap((e) => e.typed)) expect(all()).toContain(token)
+
+    // The survivors shut down cleanly; the store holds every acknowledged edit (indeed every edit).
+    for (const p of processes.slice(1)) expect(await p.stop('SIGTERM')).toBe(0)
+    const stored = await storedText('kill9')
+    for (const token of ackedBeforeKill) expect(stored).toContain(token)
+    expect(stored).toBe(all())
+  }, 90_000)
+})
