@@ -21,7 +21,9 @@ Scenarios (default: all):
 ${SCENARIOS.map((s) => `  ${s.name.padEnd(12)} ${s.description}`).join('\n')}
 
 Options:
-  --url URL           drive a collabd already running (Hocuspocus at URL, y-websocket at URL/<doc>)
+  --url URL           drive a collabd already running (Hocuspocus at URL, y-websocket at URL/<doc>);
+                      URL,URL,... for instances sharing Redis: latency clients take turns among
+                      them, so most deliveries cross instances
   --pid PID           that server's process id, to report its CPU and memory
   --target NAME       collabd | hocuspocus | y-websocket; repeatable (default collabd)
   --compare           collabd, Hocuspocus and y-websocket-server side by side, 2 runs each,

@@ -87,7 +87,7 @@ async function runOne (plan: RunPlan, scenario: Scenario<any>, params: unknown, 
   let target: Target
   try {
     target = spec === null
-      ? externalTarget(plan.external!.url, plan.external!.pid)
+      ? externalTarget(plan.external!.url.split(','), plan.external!.pid)
       : await startTarget(spec.name, { ...(spec.store === undefined ? {} : { store: spec.store }), ...(spec.postgresUrl === undefined ? {} : { postgresUrl: spec.postgresUrl }) })
   } catch (err) {
     // One target that cannot start (a missing peer, a database that is not there) must not

@@ -31,8 +31,11 @@ export interface Target {
   readonly protocols: readonly BenchProtocol[]
   /** Process id when we can read its /proc, else null. */
   readonly pid: number | null
-  /** URL a client of `protocol` opens for `document`. */
-  url (protocol: BenchProtocol, document: string): string
+  /**
+   * URL a client of `protocol` opens for `document`. `client` (the client's index) spreads
+   * clients over several instances when the target has more than one URL.
+   */
+  url (protocol: BenchProtocol, document: string, client?: number): string
   sample (): ProcessSample | null
   /** Whether documents survive `restart()` (a durable store). */
   readonly persistent: boolean
@@ -155,16 +158,22 @@ export async function startTarget (name: TargetName, options: TargetOptions = {}
   }
 }
 
-/** A server already running at `url` (collabd's layout: `<url>` Hocuspocus, `<url>/<doc>` y-websocket). */
-export function externalTarget (url: string, pid: number | null): Target {
-  const base = url.replace(/\/+$/, '')
+/**
+ * Servers already running at `urls` (collabd's layout: `<url>` Hocuspocus, `<url>/<doc>`
+ * y-websocket). With several (instances sharing Redis), client i goes to url i mod n.
+ */
+export function externalTarget (urls: readonly string[], pid: number | null): Target {
+  const bases = urls.map((u) => u.replace(/\/+$/, ''))
   return {
     name: 'external',
-    label: base,
+    label: bases.join(' + '),
     protocols: ['hocuspocus', 'y-websocket'],
     pid,
     persistent: false,
-    url: (protocol, document) => (protocol === 'hocuspocus' ? base : `${base}/${encodeURIComponent(document)}`),
+    url: (protocol, document, client = 0) => {
+      const base = bases[client % bases.length]!
+      return protocol === 'hocuspocus' ? base : `${base}/${encodeURIComponent(document)}`
+    },
     sample: () => (pid === null ? null : sampleProcess(pid)),
     restart: async () => { throw new Error('cannot restart an external server') },
     stop: async () => {},

@@ -27,17 +27,17 @@ function withHeaders (headers: Record<string, string>): typeof WebSocket {
   } as typeof WebSocket
 }
 
-export function yws (url: string, name: string, opts: { doc?: Y.Doc, params?: Record<string, string>, headers?: Record<string, string>, connect?: boolean } = {}): { doc: Y.Doc, provider: WebsocketProvider } {
+export function yws (url: string, name: string, opts: { doc?: Y.Doc, params?: Record<string, string>, headers?: Record<string, string>, connect?: boolean, webSocket?: typeof WebSocket } = {}): { doc: Y.Doc, provider: WebsocketProvider } {
   const doc = opts.doc ?? new Y.Doc()
-  const polyfill = opts.headers === undefined ? WebSocket : withHeaders(opts.headers)
+  const polyfill = opts.headers === undefined ? opts.webSocket ?? WebSocket : withHeaders(opts.headers)
   const provider = new WebsocketProvider(url, name, doc, { WebSocketPolyfill: polyfill as never, params: opts.params ?? {}, disableBc: true, connect: opts.connect ?? true })
   open.push(() => { provider.destroy(); provider.awareness.destroy(); doc.destroy() })
   return { doc, provider }
 }
 
-export function hocus (url: string, name: string, opts: { doc?: Y.Doc, token?: string, websocketProvider?: HocuspocusProviderWebsocket, sessionAwareness?: boolean, headers?: Record<string, string> } = {}): { doc: Y.Doc, provider: HocuspocusProvider } {
+export function hocus (url: string, name: string, opts: { doc?: Y.Doc, token?: string, websocketProvider?: HocuspocusProviderWebsocket, sessionAwareness?: boolean, headers?: Record<string, string>, webSocket?: typeof WebSocket } = {}): { doc: Y.Doc, provider: HocuspocusProvider } {
   const doc = opts.doc ?? new Y.Doc()
-  const polyfill = opts.headers === undefined ? WebSocket : withHeaders(opts.headers)
+  const polyfill = opts.headers === undefined ? opts.webSocket ?? WebSocket : withHeaders(opts.headers)
   const provider = new HocuspocusProvider({
     ...(opts.websocketProvider === undefined ? { url, WebSocketPolyfill: polyfill } : { websocketProvider: opts.websocketProvider }),
     name,

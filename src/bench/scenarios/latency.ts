@@ -20,7 +20,7 @@ export async function runTyping (ctx: ScenarioContext, p: LatencyParams, scenari
   const document = freshName(scenario)
   const rssBefore = target.sample()?.rssBytes ?? null
   const tracker = new DeliveryTracker()
-  const clients = Array.from({ length: p.clients }, () => new BenchClient({ url: target.url(protocol, document), protocol, document, writer: true }))
+  const clients = Array.from({ length: p.clients }, (_, i) => new BenchClient({ url: target.url(protocol, document, i), protocol, document, writer: true }))
   // Every client is a writer and a reader of everyone else.
   for (const c of clients) c.onUpdate = tracker.receiver(c.clientId)
   progress.start(label)
