@@ -31,6 +31,9 @@ export class DeliveryTracker {
   /** clientId -> sentAt (performance.now()) indexed by clock. */
   private readonly sentAt = new Map<number, number[]>()
   private readonly samples = new Samples()
+  /** With clients spread over instances: latencies of deliveries that stayed on one, and that crossed. */
+  readonly local = new Samples()
+  readonly cross = new Samples()
   deliveries = 0
   readonly series: TimeSeries
 
@@ -54,9 +57,10 @@ export class DeliveryTracker {
 
   /**
    * A receive handler for one reader. `own` is the reader's own client id (its echoes do not
-   * count); `onProgress` hears the highest clock received per writer.
+   * count); `onProgress` hears the highest clock received per writer; `crossed`, when given,
+   * says whether a writer's updates reach this reader through another instance.
    */
-  receiver (own: number | null, onProgress?: (clientId: number, clock: number) => void): (update: Uint8Array) => void {
+  receiver (own: number | null, onProgress?: (clientId: number, clock: number) => void, crossed?: (writer: number) => boolean): (update: Uint8Array) => void {
     const progress = new Map<number, number>()
     return (update) => {
       const at = performance.now()
@@ -67,9 +71,12 @@ export class DeliveryTracker {
         if (end <= start) continue
         progress.set(client, end)
         const times = this.sentAt.get(client)
+        const split = crossed === undefined ? null : crossed(client) ? this.cross : this.local
         for (let c = start; c < end; c++) {
           const t = times?.[c]
-          if (t !== undefined) this.samples.push(at - t)
+          if (t === undefined) continue
+          this.samples.push(at - t)
+          split?.push(at - t)
         }
         this.deliveries += end - start
         this.series.add(at, end - start)

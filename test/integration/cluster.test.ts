@@ -4,7 +4,6 @@
  * loses no acknowledged edit while its clients move to the others, and a Redis restart leaves
  * every instance serving its own clients (reporting degraded) until they converge again.
  */
-import pg from 'pg'
 import { Redis } from 'ioredis'
 import * as Y from 'yjs'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -12,13 +11,13 @@ import { PostgresStore, type Config, type DocumentStore } from '../../dist/index
 import { Balancer } from '../helpers/balancer.js'
 import { destroyClients, hocus, synced, text, yws } from '../helpers/clients.js'
 import { editor, type Editor } from '../helpers/editors.js'
+import { freshSchema, type Schema } from '../helpers/postgres.js'
 import { freePort, PrivateRedis, SHARED_REDIS_URL } from '../helpers/redis.js'
 import { spawnServer, startServer, type ServerProcess, type TestServer } from '../helpers/server.js'
 import { prng, sleep, waitFor } from '../helpers/wait.js'
 
-const BASE = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
-const schema = `cluster_${process.pid}_${Date.now()}`
-const databaseUrl = `${BASE}?options=${encodeURIComponent(`-c search_path=${schema}`)}`
+let schema: Schema
+let databaseUrl = ''
 let testNumber = 0
 
 const servers: TestServer[] = []
@@ -26,10 +25,8 @@ const processes: ServerProcess[] = []
 const cleanups: Array<() => Promise<void>> = []
 
 beforeAll(async () => {
-  const admin = new pg.Client({ connectionString: BASE })
-  await admin.connect()
-  await admin.query(`CREATE SCHEMA ${schema}`)
-  await admin.end()
+  schema = await freshSchema('cluster')
+  databaseUrl = schema.url
 })
 afterEach(async () => {
   destroyClients()
@@ -37,12 +34,7 @@ afterEach(async () => {
   for (const p of processes.splice(0)) await p.stop('SIGKILL')
   for (const c of cleanups.splice(0)) await c()
 })
-afterAll(async () => {
-  const admin = new pg.Client({ connectionString: BASE })
-  await admin.connect()
-  await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
-  await admin.end()
-})
+afterAll(async () => { await schema.drop() })
 
 /** Channel names no other test (or run) shares. */
 const freshPrefix = (): string => `collabd-test:${process.pid}:${++testNumber}:`

@@ -9,17 +9,16 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import * as https from 'node:https'
 import * as http from 'node:http'
 import * as path from 'node:path'
-import pg from 'pg'
 import { afterAll, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { PostgresStore } from '../../dist/index.js'
 import { destroyClients, hocus, synced, text, yws } from '../helpers/clients.js'
+import { freshSchema, type Schema } from '../helpers/postgres.js'
 import { freePort, SHARED_REDIS_URL } from '../helpers/redis.js'
 import { ROOT, startServer, tempDir, type TestServer } from '../helpers/server.js'
 import { waitFor } from '../helpers/wait.js'
 
-const BASE = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
-const schema = `nginx_${process.pid}_${Date.now()}`
+let schema: Schema | null = null
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => spawnSync(p, ['-v']).status === 0)
 
 /** ws that accepts the test's self-signed certificate (what a browser would after trusting it). */
@@ -38,10 +37,7 @@ afterAll(async () => {
   nginx?.kill('SIGTERM')
   for (const s of servers) await s.close()
   dir.remove()
-  const admin = new pg.Client({ connectionString: BASE })
-  await admin.connect()
-  await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
-  await admin.end()
+  await schema?.drop()
 })
 
 /** deploy/nginx.conf with only the ports, addresses, certificate and log paths of this test. */
@@ -75,11 +71,8 @@ function get (url: string): Promise<{ status: number, headers: http.IncomingHttp
 
 it('syncs clients of both protocols over wss:// through deploy/nginx.conf to two instances, and moves a client when its instance stops', async () => {
   expect(NGINX, 'nginx is not installed (apt-get install nginx; .ci/run does this)').toBeDefined()
-  const admin = new pg.Client({ connectionString: BASE })
-  await admin.connect()
-  await admin.query(`CREATE SCHEMA ${schema}`)
-  await admin.end()
-  const databaseUrl = `${BASE}?options=${encodeURIComponent(`-c search_path=${schema}`)}`
+  schema = await freshSchema('nginx')
+  const databaseUrl = schema.url
   const prefix = `collabd-nginx:${process.pid}:`
   for (let i = 0; i < 2; i++) {
     servers.push(await startServer({

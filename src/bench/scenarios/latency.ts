@@ -20,9 +20,13 @@ export async function runTyping (ctx: ScenarioContext, p: LatencyParams, scenari
   const document = freshName(scenario)
   const rssBefore = target.sample()?.rssBytes ?? null
   const tracker = new DeliveryTracker()
-  const clients = Array.from({ length: p.clients }, (_, i) => new BenchClient({ url: target.url(protocol, document, i), protocol, document, writer: true }))
-  // Every client is a writer and a reader of everyone else.
-  for (const c of clients) c.onUpdate = tracker.receiver(c.clientId)
+  const urls = Array.from({ length: p.clients }, (_, i) => target.url(protocol, document, i))
+  const clients = urls.map((url) => new BenchClient({ url, protocol, document, writer: true }))
+  // Every client is a writer and a reader of everyone else. With clients spread over several
+  // instances, deliveries that crossed instances are also measured apart.
+  const spread = new Set(urls).size > 1
+  const urlOf = new Map(clients.map((c, i) => [c.clientId, urls[i]!]))
+  for (const [i, c] of clients.entries()) c.onUpdate = tracker.receiver(c.clientId, undefined, spread ? (writer) => urlOf.get(writer) !== urls[i] : undefined)
   progress.start(label)
   const { failed } = await connectAll(clients, 20)
   const cpuBefore = target.sample()
@@ -52,6 +56,8 @@ export async function runTyping (ctx: ScenarioContext, p: LatencyParams, scenari
   progress.done()
   closeAll(clients)
   const d = distribution(tracker.latencies)
+  const local = spread ? distribution(tracker.local.values()) : null
+  const cross = spread ? distribution(tracker.cross.values()) : null
   return {
     scenario,
     label,
@@ -62,6 +68,9 @@ export async function runTyping (ctx: ScenarioContext, p: LatencyParams, scenari
       p99Ms: round(d.p99),
       maxMs: round(d.max),
       avgMs: round(d.mean),
+      ...(local === null || cross === null
+        ? {}
+        : { sameInstanceP50Ms: round(local.p50), sameInstanceP99Ms: round(local.p99), crossInstanceP50Ms: round(cross.p50), crossInstanceP99Ms: round(cross.p99) }),
       deliveriesPerSecond: round(tracker.deliveries / p.seconds, 0),
       lost: expected - tracker.deliveries,
       connectFailures: failed,
