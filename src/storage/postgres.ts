@@ -12,7 +12,7 @@
 import pg from 'pg'
 import { CorruptDocumentError, StoreUnavailableError } from '../errors.js'
 import { MIGRATION_LOCK_KEY, postgresMigrations } from './migrations/postgres.js'
-import { mergeToSnapshot } from './snapshot.js'
+import { SnapshotMerger } from './merger.js'
 import type { AppendEntry, CompactionResult, DocumentStore, DocumentSummary, Grant, GrantRole, ListOptions, StoreHealth, StoredDocument } from './types.js'
 
 export interface PostgresStoreOptions {
@@ -28,6 +28,8 @@ const ROWS_PER_INSERT = 1000
 export class PostgresStore implements DocumentStore {
   readonly kind = 'postgres'
   private readonly pool: pg.Pool
+  /** Compaction merges in a worker thread: decoding a big document would stall the connections. */
+  private readonly merger = new SnapshotMerger()
   private closed = false
 
   constructor (private readonly options: PostgresStoreOptions) {
@@ -81,7 +83,7 @@ export class PostgresStore implements DocumentStore {
       const log = await c.query<{ id: string, update: Buffer }>('SELECT id, "update" FROM yjs_update_log WHERE document = $1 ORDER BY id', [name])
       const stored = doc.rows[0]?.snapshot ?? null
       if (log.rows.length === 0) return { mergedUpdates: 0, mergedBytes: 0, snapshotBytes: stored?.length ?? 0 }
-      const snapshot = mergeToSnapshot(name, stored, log.rows.map((r) => r.update))
+      const snapshot = await this.merger.merge(name, stored, log.rows.map((r) => r.update))
       await c.query(
         `INSERT INTO yjs_document (name, snapshot, snapshot_bytes, compacted_at) VALUES ($1, $2, $3, now())
          ON CONFLICT (name) DO UPDATE SET snapshot = excluded.snapshot, snapshot_bytes = excluded.snapshot_bytes, updated_at = now(), compacted_at = now()`,
@@ -153,7 +155,7 @@ export class PostgresStore implements DocumentStore {
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
-    await this.pool.end()
+    await Promise.all([this.pool.end(), this.merger.close()])
   }
 
   private async query<R extends pg.QueryResultRow = pg.QueryResultRow> (text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
