@@ -108,9 +108,9 @@ export class CollabServer extends EventEmitter<ServerEvents> {
     this.opening ??= (async () => {
       await this.store.open()
       if (this.cluster !== null) {
-        if (this.config.storage.kind !== 'postgres') this.log.warn({ storage: this.config.storage.kind }, 'REDIS_URL is set but the store is not PostgreSQL: every instance must use the same store, or documents diverge')
+        if (this.store.kind !== 'postgres') this.log.warn({ storage: this.store.kind }, 'REDIS_URL is set but the store is not PostgreSQL: every instance must use the same store, or documents diverge')
         await this.cluster.start(this.registry)
-        this.log.info({ instance: this.cluster.instanceId, connected: this.cluster.connected }, 'joined the other instances over Redis')
+        if (this.cluster.connected) this.log.info({ instance: this.cluster.instanceId }, 'joined the other instances over Redis')
       }
       if (this.config.warmUp) warmUpYjs()
       this.stopHeartbeat = startHeartbeat(this.connections, this.config.heartbeatIntervalMs)

@@ -2,10 +2,10 @@
  * The production store: PostgreSQL through a `pg` pool (PG_POOL_SIZE connections).
  *
  * Same contract as the SQLite store. Appends are one transaction per batch, inserted with one
- * multi-row statement per document run. Compaction reads the snapshot and the log in a
- * transaction that locks the document's row (SELECT ... FOR UPDATE), so two compactions of one
- * document (two instances) take turns, and deletes exactly the rows it read by id, so appends
- * arriving meanwhile (ids above the last one read) survive. The pool's idle-client errors are
+ * multi-row statement per document run. Compaction reads the snapshot and the log, merges them
+ * in a worker thread with no lock held, then writes the snapshot only if its version has not
+ * moved (two instances compacting one document: the later one writes nothing) and deletes
+ * exactly the rows it read, by id, so appends arriving meanwhile survive. The pool's idle-client errors are
  * handled: a database that goes away makes operations fail (and the durability queue retry),
  * never the process crash.
  */
@@ -77,20 +77,39 @@ export class PostgresStore implements DocumentStore {
     })
   }
 
+  /**
+   * Reads the snapshot and the log, merges them in the worker with no transaction open, then in
+   * a short transaction writes the new snapshot and deletes exactly the rows it merged. The
+   * merge can take tens of milliseconds for a big document; holding the document's row lock
+   * that long would hold up every append to it (appends touch that row), on every instance. A
+   * compaction overtaken by another (the snapshot version moved) writes nothing.
+   */
   async compact (name: string): Promise<CompactionResult> {
-    return await this.transaction(async (c) => {
-      const doc = await c.query<{ snapshot: Buffer | null }>('SELECT snapshot FROM yjs_document WHERE name = $1 FOR UPDATE', [name])
+    const read = await this.transaction(async (c) => {
+      // One consistent view of the snapshot and the log.
+      await c.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ')
+      const doc = await c.query<{ snapshot: Buffer | null, snapshot_version: string }>('SELECT snapshot, snapshot_version FROM yjs_document WHERE name = $1', [name])
       const log = await c.query<{ id: string, update: Buffer }>('SELECT id, "update" FROM yjs_update_log WHERE document = $1 ORDER BY id', [name])
-      const stored = doc.rows[0]?.snapshot ?? null
-      if (log.rows.length === 0) return { mergedUpdates: 0, mergedBytes: 0, snapshotBytes: stored?.length ?? 0 }
-      const snapshot = await this.merger.merge(name, stored, log.rows.map((r) => r.update))
-      await c.query(
-        `INSERT INTO yjs_document (name, snapshot, snapshot_bytes, compacted_at) VALUES ($1, $2, $3, now())
-         ON CONFLICT (name) DO UPDATE SET snapshot = excluded.snapshot, snapshot_bytes = excluded.snapshot_bytes, updated_at = now(), compacted_at = now()`,
-        [name, Buffer.from(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength), snapshot.length])
-      await c.query('DELETE FROM yjs_update_log WHERE document = $1 AND id <= $2', [name, log.rows[log.rows.length - 1]!.id])
-      return { mergedUpdates: log.rows.length, mergedBytes: log.rows.reduce((n, r) => n + r.update.length, 0), snapshotBytes: snapshot.length }
+      return { snapshot: doc.rows[0]?.snapshot ?? null, version: doc.rows[0]?.snapshot_version ?? null, log: log.rows }
     })
+    const nothing = { mergedUpdates: 0, mergedBytes: 0, snapshotBytes: read.snapshot?.length ?? 0 }
+    if (read.log.length === 0 || read.version === null) return nothing
+    const snapshot = await this.merger.merge(name, read.snapshot, read.log.map((r) => r.update))
+    const written = await this.transaction(async (c) => {
+      const current = await c.query<{ snapshot_version: string }>('SELECT snapshot_version FROM yjs_document WHERE name = $1 FOR UPDATE', [name])
+      if (current.rows[0]?.snapshot_version !== read.version) return false
+      await c.query(
+        `UPDATE yjs_document SET snapshot = $2, snapshot_bytes = $3, snapshot_version = snapshot_version + 1,
+                updated_at = now(), compacted_at = now()
+          WHERE name = $1`,
+        [name, Buffer.from(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength), snapshot.length])
+      // By id, not `id <= last`: an append that took a lower id but committed after the read
+      // is not in this merge and must stay.
+      await c.query('DELETE FROM yjs_update_log WHERE id = ANY($1::bigint[])', [read.log.map((r) => r.id)])
+      return true
+    })
+    if (!written) return nothing
+    return { mergedUpdates: read.log.length, mergedBytes: read.log.reduce((n, r) => n + r.update.length, 0), snapshotBytes: snapshot.length }
   }
 
   async delete (name: string): Promise<boolean> {

@@ -9,7 +9,9 @@ import * as Y from 'yjs'
 import pg from 'pg'
 import { CorruptDocumentError, MemoryStore, PostgresStore, SqliteStore, type DocumentStore } from '../../dist/index.js'
 import { buildDoc } from '../../dist/storage/snapshot.js'
+import { freshSchema } from '../helpers/postgres.js'
 import { tempDir } from '../helpers/server.js'
+import { waitFor } from '../helpers/wait.js'
 
 interface Harness {
   store: DocumentStore
@@ -173,6 +175,23 @@ describe.each(Object.keys(factories))('%s store', (kind) => {
     expect(content('busy', await h.store.load('busy'))).toBe(expected.join(''))
   })
 
+  it('loses nothing when two instances compact one document at once while a third appends', async () => {
+    const second = await h.other()
+    const writer = await h.other()
+    const src = new Y.Doc()
+    const expected: string[] = []
+    for (let round = 0; round < 15; round++) {
+      const batch = Array.from({ length: 10 }, (_, i) => {
+        const s = String.fromCharCode(65 + ((round * 3 + i) % 26))
+        expected.push(s)
+        return { document: 'contended', update: edit(src, s), userId: null }
+      })
+      // Either compaction may be overtaken by the other; the overtaken one must write nothing.
+      await Promise.all([h.store.compact('contended'), second.compact('contended'), writer.append(batch)])
+      expect(content('contended', await h.store.load('contended'))).toBe(expected.join(''))
+    }
+  })
+
   it('refuses to compact a snapshot that fails to decode and leaves its bytes untouched', async () => {
     const src = new Y.Doc()
     await h.store.append([{ document: 'bad', update: edit(src, 'precious'), userId: null }])
@@ -248,5 +267,35 @@ describe.each(Object.keys(factories))('%s store', (kind) => {
     const results = await Promise.all([h.store.claimOwnership('contested', 'ann'), other.claimOwnership('contested', 'bob'), h.store.claimOwnership('contested', 'cy')])
     expect(results.filter(Boolean)).toHaveLength(1)
     expect((await h.store.listGrants('contested')).filter((g) => g.role === 'owner')).toHaveLength(1)
+  })
+})
+
+describe('postgres compaction overtaken by another', () => {
+  it('writes nothing when the snapshot changed between its read and its write', async () => {
+    const schema = await freshSchema('overtaken')
+    const store = new PostgresStore({ url: schema.url, poolSize: 3, migrate: true })
+    const admin = new pg.Client({ connectionString: schema.url })
+    try {
+      await store.open()
+      await admin.connect()
+      const src = new Y.Doc()
+      await store.append(Array.from({ length: 10 }, (_, i) => ({ document: 'doc', update: edit(src, String(i)), userId: null })))
+      // Hold the document's row so the compaction stops right before its write...
+      await admin.query('BEGIN')
+      await admin.query('SELECT 1 FROM yjs_document WHERE name = $1 FOR UPDATE', ['doc'])
+      const compaction = store.compact('doc')
+      await waitFor(async () => (await admin.query('SELECT pg_stat_clear_snapshot()')) !== null && (await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'SELECT snapshot_version%FOR UPDATE'")).rows[0].n === 1, 'the compaction to wait for the row lock')
+      // ...while "another instance" compacts (only its version bump matters here).
+      await admin.query('UPDATE yjs_document SET snapshot_version = snapshot_version + 1 WHERE name = $1', ['doc'])
+      await admin.query('COMMIT')
+      expect((await compaction).mergedUpdates).toBe(0)
+      const stored = await store.load('doc')
+      expect(stored?.updates).toHaveLength(10) // nothing deleted on the strength of a stale merge
+      expect(content('doc', stored)).toBe('0123456789')
+    } finally {
+      await admin.end()
+      await store.close()
+      await schema.drop()
+    }
   })
 })

@@ -44,6 +44,13 @@ export const postgresMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'snapshot version',
+    // Compaction merges without holding the document's row lock and checks this before
+    // writing, so a compaction that another one overtook writes nothing.
+    sql: 'ALTER TABLE yjs_document ADD COLUMN snapshot_version BIGINT NOT NULL DEFAULT 0;',
+  },
 ]
 
 /** Key of the advisory lock migrations hold (an arbitrary constant: "collabd" in ASCII). */
