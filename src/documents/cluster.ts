@@ -10,21 +10,29 @@
  * idempotent, so an update written twice costs a duplicate log row until compaction, never a
  * wrong document.
  */
-import type { Room } from './room.js'
+/** What the cluster needs of a room (Room implements it). */
+export interface ClusterRoom {
+  readonly name: string
+  /** One load of the room in this process (its sequence numbers restart with each). */
+  readonly epoch: number
+  stateVector (): Uint8Array
+  /** Awareness states of this instance's own members; null when none. */
+  localAwareness (): Uint8Array | null
+}
 
 export interface Cluster {
   /** Starts receiving the document's messages (before it is loaded from the store). */
   open (name: string): Promise<void>
   /** The room is loaded: ask the other instances for what the store may not have yet. */
-  attach (room: Room): void
+  attach (room: ClusterRoom): void
   /** The room is gone from this instance. */
   close (name: string): void
   /** A local client's update, appended at `seq` of this room. */
-  publishUpdate (room: Room, seq: number, update: Uint8Array): void
+  publishUpdate (room: ClusterRoom, seq: number, update: Uint8Array): void
   /** This room's updates up to `seq` are durable. */
-  publishCommitted (room: Room, seq: number): void
+  publishCommitted (room: ClusterRoom, seq: number): void
   /** A local client's awareness change (or the removal of a local client's states). */
-  publishAwareness (room: Room, update: Uint8Array): void
+  publishAwareness (room: ClusterRoom, update: Uint8Array): void
 }
 
 /**

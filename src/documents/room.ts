@@ -21,7 +21,7 @@ import { decodeAwarenessUpdate } from '../protocol/awareness.js'
 import { awarenessBody } from '../protocol/messages.js'
 import { AwarenessStates } from './awareness-states.js'
 import { Broadcast } from './broadcast.js'
-import { Peer, UnconfirmedUpdates, type Cluster } from './cluster.js'
+import { Peer, UnconfirmedUpdates, type Cluster, type ClusterRoom } from './cluster.js'
 import type { Durability, DurableTarget } from './durability.js'
 import { Outbox } from './outbox.js'
 
@@ -95,7 +95,7 @@ function flushRooms (): void {
   for (const room of rooms) room.endOfTurn()
 }
 
-export class Room implements DurableTarget {
+export class Room implements DurableTarget, ClusterRoom {
   readonly members = new Set<RoomMember>()
   readonly awareness: AwarenessStates<RoomMember | Peer>
   readonly epoch = ++lastEpoch

@@ -19,7 +19,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { Redis, type RedisOptions } from 'ioredis'
-import type { Cluster } from '../documents/cluster.js'
+import type { Cluster, ClusterRoom } from '../documents/cluster.js'
 import type { Room } from '../documents/room.js'
 import type { Logger } from '../log.js'
 import { decodePeerMessage, MessageType, NONE, PeerEncoder, type PeerMessage } from './messages.js'
@@ -146,7 +146,7 @@ export class RedisCluster implements Cluster {
     }
   }
 
-  attach (room: Room): void {
+  attach (room: ClusterRoom): void {
     this.requestSync(room)
   }
 
@@ -157,15 +157,15 @@ export class RedisCluster implements Cluster {
     if (this.sub.status === 'ready') this.sub.unsubscribe(channel).catch(noop)
   }
 
-  publishUpdate (room: Room, seq: number, update: Uint8Array): void {
+  publishUpdate (room: ClusterRoom, seq: number, update: Uint8Array): void {
     this.publish(this.docPrefix + room.name, this.encoder.encode(MessageType.update, room.epoch, seq, update))
   }
 
-  publishCommitted (room: Room, seq: number): void {
+  publishCommitted (room: ClusterRoom, seq: number): void {
     this.publish(this.docPrefix + room.name, this.encoder.encode(MessageType.committed, room.epoch, seq))
   }
 
-  publishAwareness (room: Room, update: Uint8Array): void {
+  publishAwareness (room: ClusterRoom, update: Uint8Array): void {
     this.publish(this.docPrefix + room.name, this.encoder.encode(MessageType.awareness, update))
   }
 
@@ -191,7 +191,7 @@ export class RedisCluster implements Cluster {
     this.pub.publish(channel, message).catch(noop)
   }
 
-  private requestSync (room: Room): void {
+  private requestSync (room: ClusterRoom): void {
     this.publish(this.docPrefix + room.name, this.encoder.encode(MessageType.syncRequest, room.stateVector(), room.localAwareness() ?? NONE))
   }
 
