@@ -63,6 +63,8 @@ export class RedisCluster implements Cluster {
   private heartbeatTimer: NodeJS.Timeout | null = null
   /** Whether a lost connection was already reported (one warning per outage, not per retry). */
   private downReported = false
+  /** The subscriber holds every channel on its current connection. */
+  private subscriptionsReady = false
   private closed = false
   private badMessages = 0
 
@@ -87,8 +89,11 @@ export class RedisCluster implements Cluster {
       conn.on('error', (err: Error) => this.connectionDown(role, err))
       conn.on('close', () => this.connectionDown(role, null))
     }
-    this.pub.on('ready', () => this.connectionUp())
-    this.sub.on('ready', () => { void this.subscribed() })
+    this.sub.on('close', () => { this.subscriptionsReady = false })
+    // The two connections come back independently; the sync needs both (it publishes requests
+    // and hears answers), so whichever is back last starts it.
+    this.pub.on('ready', () => this.rejoin())
+    this.sub.on('ready', () => { void this.subscribeAll() })
     this.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => this.receive(channel, message))
   }
 
@@ -111,6 +116,10 @@ export class RedisCluster implements Cluster {
 
   get connected (): boolean {
     return this.pub.status === 'ready' && this.sub.status === 'ready'
+  }
+
+  private get synced (): boolean {
+    return this.connected && this.subscriptionsReady
   }
 
   /** Instances heard from within the timeout (not counting this one). */
@@ -211,14 +220,24 @@ export class RedisCluster implements Cluster {
     for (const name of rooms.names()) rooms.get(name)?.peerGone(id)
   }
 
-  /** The subscriber is (re)connected: subscribe to everything and sync every loaded document. */
-  private async subscribed (): Promise<void> {
+  /** The subscriber is (re)connected: subscribe to every channel again, then rejoin. */
+  private async subscribeAll (): Promise<void> {
     try {
       await this.sub.subscribe(this.instancesChannel, this.ownChannel, ...this.channels.values())
     } catch (err) {
       this.log.warn({ err }, 'subscribing to Redis channels failed; retrying on the next reconnect')
       return
     }
+    this.subscriptionsReady = true
+    this.rejoin()
+  }
+
+  /**
+   * Once both connections are up: announce this instance and sync every loaded document with
+   * the others (what was published while Redis was away is lost, this recovers it).
+   */
+  private rejoin (): void {
+    if (!this.synced) return
     this.connectionUp()
     this.heartbeat()
     const rooms = this.rooms

@@ -40,12 +40,12 @@ afterAll(async () => { await schema.drop() })
 const freshPrefix = (): string => `collabd-test:${process.pid}:${++testNumber}:`
 
 /** `count` in-process instances on one PostgreSQL schema and one Redis. */
-async function instances (count: number, redisUrl: string, prefix = freshPrefix(), config: Partial<Config> = {}): Promise<TestServer[]> {
+async function instances (count: number, redisUrl: string, prefix = freshPrefix(), config: Partial<Config> = {}, peerTimeoutMs = 1500): Promise<TestServer[]> {
   const started: TestServer[] = []
   for (let i = 0; i < count; i++) {
     const s = await startServer({
       store: new PostgresStore({ url: databaseUrl, poolSize: 3, migrate: true }),
-      env: { REDIS_URL: redisUrl, REDIS_PREFIX: prefix, REDIS_PEER_TIMEOUT_MS: '1500' },
+      env: { REDIS_URL: redisUrl, REDIS_PREFIX: prefix, REDIS_PEER_TIMEOUT_MS: String(peerTimeoutMs) },
       config,
     })
     servers.push(s)
@@ -103,7 +103,8 @@ describe('three instances over Redis', () => {
   }, 60_000)
 
   it('shows presence across instances and removes it when the client leaves or its instance stops', async () => {
-    const [a, b] = await instances(2, SHARED_REDIS_URL)
+    // A long peer timeout: the removals below must come from the leave and the goodbye, not from it.
+    const [a, b] = await instances(2, SHARED_REDIS_URL, freshPrefix(), {}, 30_000)
     const ann = yws(a!.url, 'presence')
     const bob = hocus(b!.url, 'presence')
     await synced(ann.provider)
@@ -124,11 +125,9 @@ describe('three instances over Redis', () => {
     await synced(dan.provider)
     dan.provider.awareness.setLocalStateField('user', { name: 'Dan' })
     await waitFor(() => bob.provider.awareness!.getStates().get(dan.doc.clientID)?.user?.name === 'Dan', 'Bob to see Dan')
-    // Instance a stops: its clients' presence goes from b at once (a said goodbye), not after the timeout.
-    const stopped = Date.now()
+    // Instance a stops: its clients' presence goes from b with it, not after the peer timeout.
     await a!.close()
-    await waitFor(() => !bob.provider.awareness!.getStates().has(dan.doc.clientID), 'Dan\'s presence to be removed when his instance stops', 1400)
-    expect(Date.now() - stopped).toBeLessThan(1400)
+    await waitFor(() => !bob.provider.awareness!.getStates().has(dan.doc.clientID), 'Dan\'s presence to be removed when his instance stops', 5000)
   }, 30_000)
 
   it('writes, on another instance, what a killed instance never confirmed', async () => {
@@ -201,7 +200,9 @@ describe('Redis restarted mid-test', () => {
     b1.doc.getText('t').insert(0, 'b-during.')
     await waitFor(() => text(a2.doc).includes('a-during.'), 'a2 to get a1\'s edit during the outage')
     await waitFor(() => a1.provider.unsyncedChanges === 0, 'a1\'s edit to be acknowledged during the outage')
-    await sleep(300)
+    // Long enough for the instances to take each other as gone (REDIS_PEER_TIMEOUT_MS 1500),
+    // and for the two Redis connections of each to be retrying on different schedules.
+    await sleep(2500)
     expect(text(b1.doc)).not.toContain('a-during.')
 
     await redis.start()
