@@ -9,6 +9,7 @@
  *   SYNC_REQUEST  stateVector:varBytes awareness:varBytes        on the document's channel
  *   SYNC_REPLY    document:varString update:varBytes
  *                 stateVector:varBytes awareness:varBytes        on the asker's own channel
+ *   STATELESS     payload:varString                              on the document's channel
  *   HEARTBEAT, BYE                                               on the instances channel
  *
  * `epoch` tells one load of a room on the sender from another (its sequence numbers restart).
@@ -25,6 +26,7 @@ export const MessageType = {
   syncReply: 5,
   heartbeat: 6,
   bye: 7,
+  stateless: 8,
 } as const
 
 export type PeerMessage =
@@ -33,6 +35,7 @@ export type PeerMessage =
   | { type: typeof MessageType.awareness, from: string, update: Uint8Array }
   | { type: typeof MessageType.syncRequest, from: string, stateVector: Uint8Array, awareness: Uint8Array }
   | { type: typeof MessageType.syncReply, from: string, document: string, update: Uint8Array, stateVector: Uint8Array, awareness: Uint8Array }
+  | { type: typeof MessageType.stateless, from: string, payload: string }
   | { type: typeof MessageType.heartbeat | typeof MessageType.bye, from: string }
 
 export const NONE = new Uint8Array(0)
@@ -73,6 +76,9 @@ export function decodePeerMessage (bytes: Uint8Array): PeerMessage {
       break
     case MessageType.syncReply:
       message = { type, from, document: r.varString(), update: r.varBytes(), stateVector: r.varBytes(), awareness: r.varBytes() }
+      break
+    case MessageType.stateless:
+      message = { type, from, payload: r.varString() }
       break
     case MessageType.heartbeat:
     case MessageType.bye:

@@ -178,6 +178,11 @@ export class RedisCluster implements Cluster {
     this.publish(this.docPrefix + room.name, this.encoder.encode(MessageType.awareness, update))
   }
 
+  /** A server-to-client stateless message for every instance's clients of the document. */
+  publishStateless (name: string, payload: string): void {
+    this.publish(this.docPrefix + name, this.encoder.encode(MessageType.stateless, payload))
+  }
+
   /** Says goodbye (the others drop this instance's awareness at once) and disconnects. */
   async shutdown (): Promise<void> {
     if (this.closed) return
@@ -299,6 +304,9 @@ export class RedisCluster implements Cluster {
         break
       case MessageType.awareness:
         room.applyPeerAwareness(message.from, message.update)
+        break
+      case MessageType.stateless:
+        room.broadcastStateless(message.payload)
         break
       case MessageType.syncRequest: {
         if (message.awareness.length > 0) room.applyPeerAwareness(message.from, message.awareness)

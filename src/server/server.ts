@@ -214,9 +214,13 @@ export class CollabServer extends EventEmitter<ServerEvents> {
     return true
   }
 
-  /** Sends a stateless message to every Hocuspocus client of a loaded document. */
+  /**
+   * Sends a stateless message to every Hocuspocus client of a document: on this instance if it
+   * is loaded here, and with REDIS_URL on every other instance that has it loaded.
+   */
   broadcastStateless (documentName: string, payload: string): void {
     this.registry.get(documentName)?.broadcastStateless(payload)
+    this.cluster?.publishStateless(documentName, payload)
   }
 
   get activeConnections (): number {

@@ -130,6 +130,17 @@ describe('three instances over Redis', () => {
     await waitFor(() => !bob.provider.awareness!.getStates().has(dan.doc.clientID), 'Dan\'s presence to be removed when his instance stops', 5000)
   }, 30_000)
 
+  it('delivers a server broadcast (stateless) to the clients of every instance', async () => {
+    const [a, b] = await instances(2, SHARED_REDIS_URL)
+    const onB = hocus(b!.url, 'announce')
+    await synced(onB.provider)
+    const got: string[] = []
+    onB.provider.on('stateless', ({ payload }: { payload: string }) => got.push(payload))
+    // Not even loaded on a: the broadcast still reaches b's clients.
+    a!.server.broadcastStateless('announce', 'saved by the app')
+    await waitFor(() => got.includes('saved by the app'), 'the broadcast made on a to reach a client of b')
+  }, 20_000)
+
   it('writes, on another instance, what a killed instance never confirmed', async () => {
     // In-process view of the rule the kill -9 test below relies on: b applied a's update but a
     // never wrote it; once a is gone, b writes it.

@@ -29,6 +29,7 @@ describe('instance messages', () => {
     expect(decode(enc.encode(MessageType.awareness, bytes(9)))).toEqual({ type: MessageType.awareness, from: 'inst-1', update: bytes(9) })
     expect(decode(enc.encode(MessageType.syncRequest, bytes(0), NONE))).toEqual({ type: MessageType.syncRequest, from: 'inst-1', stateVector: bytes(0), awareness: NONE })
     expect(decode(enc.encode(MessageType.syncReply, 'a/doc ✓', bytes(0, 0), NONE, bytes(7)))).toEqual({ type: MessageType.syncReply, from: 'inst-1', document: 'a/doc ✓', update: bytes(0, 0), stateVector: NONE, awareness: bytes(7) })
+    expect(decode(enc.encode(MessageType.stateless, '{"saved":true}'))).toEqual({ type: MessageType.stateless, from: 'inst-1', payload: '{"saved":true}' })
     expect(decode(enc.encode(MessageType.bye))).toEqual({ type: MessageType.bye, from: 'inst-1' })
   })
 
