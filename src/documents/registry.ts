@@ -121,6 +121,18 @@ export class Registry extends EventEmitter<RegistryEvents> implements RoomHost {
     return room
   }
 
+  /**
+   * Reads a loaded document from the store again and applies what the room lacks (after a
+   * Redis outage, edits of other instances may be only there).
+   */
+  async refreshFromStore (name: string): Promise<void> {
+    const stored = await this.store.load(name)
+    const room = this.rooms.get(name)
+    if (stored === null || room === undefined || room.failed) return
+    const parts = stored.snapshot === null ? stored.updates : [stored.snapshot, ...stored.updates]
+    room.applyStoredState(parts)
+  }
+
   roomEmptied (room: Room): void {
     if (this.rooms.get(room.name) !== room || this.unloadTimers.has(room.name)) return
     const timer = setTimeout(() => {

@@ -80,6 +80,8 @@ const OUTBOX_MAX_UPDATES = 256
 const OUTBOX_MAX_BYTES = 1024 * 1024
 /** Awareness clients all of one peer instance's members may hold in one document. */
 const MAX_AWARENESS_CLIENTS_PER_PEER = 100_000
+/** Origin of updates read back from the store (not a member: every member gets them). */
+const FROM_STORE = new Peer('(store)')
 /**
  * Identifies one load of a room in this process, so that the other instances can tell its
  * sequence numbers from those of an earlier load of the same document (cluster.ts).
@@ -206,7 +208,17 @@ export class Room implements DurableTarget, ClusterRoom {
       // Refused before it touches the document: the client keeps the edit and resends it.
       throw new StoreUnavailableError('too many updates waiting for the store; refusing new ones until it catches up')
     }
-    this.integrate(update, member)
+    if (this.unconfirmed.size > 0) {
+      // A client re-syncing here after its instance died sends a step 2 with nothing new (the
+      // delete set only) for edits this room holds from that instance: make sure those are
+      // written before acknowledging it.
+      if (!this.integrate(update, member, true)) {
+        this.acknowledgeWhenDurable(member)
+        return
+      }
+    } else {
+      this.integrate(update, member)
+    }
     const seq = this.append(update, member.userId)
     this.ackMembers.push(member)
     this.ackSeqs.push(seq)
@@ -272,7 +284,8 @@ export class Room implements DurableTarget, ClusterRoom {
   applyPeerUpdate (instanceId: string, epoch: number, seq: number, update: Uint8Array): void {
     const peer = this.peer(instanceId)
     this.integrate(update, peer)
-    this.unconfirmed.hold(instanceId, epoch, seq, update)
+    // A copy: `update` is a view into a Redis read buffer, which holding it would keep alive.
+    this.unconfirmed.hold(instanceId, epoch, seq, update.slice())
     this.relay(peer, update)
   }
 
@@ -288,6 +301,18 @@ export class Room implements DurableTarget, ClusterRoom {
     if (!this.integrate(update, peer, true)) return
     this.append(update, null)
     this.relay(peer, update)
+  }
+
+  /**
+   * The stored document, read again after a Redis outage: what other instances wrote meanwhile
+   * (and whose senders have since unloaded the document) reaches this room's members. Already
+   * stored, so nothing is written.
+   * @throws {InvalidUpdateError} when a stored part cannot be applied.
+   */
+  applyStoredState (parts: readonly Uint8Array[]): void {
+    for (const part of parts) {
+      if (this.integrate(part, FROM_STORE, true)) this.relay(FROM_STORE, part)
+    }
   }
 
   /** Another instance wrote its updates of room `epoch` up to `seq`. */

@@ -36,6 +36,8 @@ export interface RedisClusterOptions {
 export interface LoadedRooms {
   get (name: string): Room | undefined
   names (): string[]
+  /** Reads a loaded document from the store again and applies what the room lacks. */
+  refreshFromStore (name: string): Promise<void>
 }
 
 export interface RedisHealth {
@@ -46,6 +48,8 @@ export interface RedisHealth {
 /** A Yjs update that holds nothing: no structs, no deletions. */
 const isEmptyUpdate = (u: Uint8Array): boolean => u.length === 2 && u[0] === 0 && u[1] === 0
 const noop = (): void => {}
+/** Messages kept for a document between subscribing and having it loaded; past this, the sync covers it. */
+const MAX_MESSAGES_WHILE_LOADING = 10_000
 
 export class RedisCluster implements Cluster {
   readonly instanceId = randomBytes(9).toString('base64url')
@@ -65,6 +69,14 @@ export class RedisCluster implements Cluster {
   private downReported = false
   /** The subscriber holds every channel on its current connection. */
   private subscriptionsReady = false
+  /** Redis was lost since the last rejoin: what was published meanwhile must be recovered. */
+  private recovering = false
+  /** Documents subscribed to but not loaded yet, with the messages that arrived for them meanwhile. */
+  private readonly loading = new Map<string, PeerMessage[]>()
+  private heartbeatIntervalMs = 1000
+  private lastHeartbeatAt = 0
+  /** When this instance last heard its own heartbeat come back through the subscription. */
+  private lastOwnHeartbeatAt = 0
   private closed = false
   private badMessages = 0
 
@@ -79,6 +91,9 @@ export class RedisCluster implements Cluster {
       maxRetriesPerRequest: 1,
       connectTimeout: 2000,
       retryStrategy: (attempt) => Math.min(100 * attempt, 2000),
+      // A Redis that vanished without closing the connection: notice within seconds, not hours.
+      keepAlive: 10_000,
+      commandTimeout: 5000,
       lazyConnect: true,
     }
     // One write for every message published in the same turn of the event loop.
@@ -92,7 +107,7 @@ export class RedisCluster implements Cluster {
     this.sub.on('close', () => { this.subscriptionsReady = false })
     // The two connections come back independently; the sync needs both (it publishes requests
     // and hears answers), so whichever is back last starts it.
-    this.pub.on('ready', () => this.rejoin())
+    this.pub.on('ready', () => this.rejoinSafely())
     this.sub.on('ready', () => { void this.subscribeAll() })
     this.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => this.receive(channel, message))
   }
@@ -104,6 +119,7 @@ export class RedisCluster implements Cluster {
   async start (rooms: LoadedRooms, waitMs = 5000): Promise<void> {
     this.rooms = rooms
     const interval = Math.max(100, Math.min(1000, Math.floor(this.options.peerTimeoutMs / 3)))
+    this.heartbeatIntervalMs = interval
     this.heartbeatTimer = setInterval(() => this.heartbeat(), interval)
     this.heartbeatTimer.unref()
     const connected = Promise.all([this.pub.connect(), this.sub.connect()]).then(() => true, () => false)
@@ -147,6 +163,7 @@ export class RedisCluster implements Cluster {
   async open (name: string): Promise<void> {
     const channel = this.docPrefix + name
     this.channels.set(name, channel)
+    this.loading.set(name, [])
     if (this.sub.status !== 'ready') return // subscribed() takes it when Redis is back
     try {
       await this.sub.subscribe(channel)
@@ -156,10 +173,17 @@ export class RedisCluster implements Cluster {
   }
 
   attach (room: ClusterRoom): void {
+    // What arrived while the store was read: usually also in the answers to the sync request,
+    // but not if its sender unloads the document before answering.
+    const early = this.loading.get(room.name)
+    this.loading.delete(room.name)
+    const loaded = this.rooms?.get(room.name)
+    if (early !== undefined && loaded !== undefined) for (const message of early) this.handleSafely(loaded, message)
     this.requestSync(room)
   }
 
   close (name: string): void {
+    this.loading.delete(name)
     const channel = this.channels.get(name)
     if (channel === undefined) return
     this.channels.delete(name)
@@ -167,15 +191,15 @@ export class RedisCluster implements Cluster {
   }
 
   publishUpdate (room: ClusterRoom, seq: number, update: Uint8Array): void {
-    this.publish(this.docPrefix + room.name, this.encoder.encode(MessageType.update, room.epoch, seq, update))
+    this.publish(this.channel(room.name), this.encoder.encode(MessageType.update, room.epoch, seq, update))
   }
 
   publishCommitted (room: ClusterRoom, seq: number): void {
-    this.publish(this.docPrefix + room.name, this.encoder.encode(MessageType.committed, room.epoch, seq))
+    this.publish(this.channel(room.name), this.encoder.encode(MessageType.committed, room.epoch, seq))
   }
 
   publishAwareness (room: ClusterRoom, update: Uint8Array): void {
-    this.publish(this.docPrefix + room.name, this.encoder.encode(MessageType.awareness, update))
+    this.publish(this.channel(room.name), this.encoder.encode(MessageType.awareness, update))
   }
 
   /** A server-to-client stateless message for every instance's clients of the document. */
@@ -205,24 +229,56 @@ export class RedisCluster implements Cluster {
     this.pub.publish(channel, message).catch(noop)
   }
 
+  /** The document's channel name (kept while it is open here, so not rebuilt per update). */
+  private channel (name: string): string {
+    return this.channels.get(name) ?? this.docPrefix + name
+  }
+
   private requestSync (room: ClusterRoom): void {
-    this.publish(this.docPrefix + room.name, this.encoder.encode(MessageType.syncRequest, room.stateVector(), room.localAwareness() ?? NONE))
+    this.publish(this.channel(room.name), this.encoder.encode(MessageType.syncRequest, room.stateVector(), room.localAwareness() ?? NONE))
   }
 
   private heartbeat (): void {
     this.publish(this.instancesChannel, this.encoder.encode(MessageType.heartbeat))
     const now = Date.now()
+    // This timer fired late (the event loop was blocked): the peers' heartbeats may be waiting
+    // unread in the socket, so this is no time to judge them.
+    const late = now - this.lastHeartbeatAt > 2 * this.heartbeatIntervalMs
+    this.lastHeartbeatAt = now
+    if (late) return
     for (const [id, seen] of this.peers) {
       if (now - seen > this.options.peerTimeoutMs) this.peerGone(id, 'not heard from within REDIS_PEER_TIMEOUT_MS')
+    }
+    if (this.synced && now - this.lastOwnHeartbeatAt > this.options.peerTimeoutMs) {
+      // Our own heartbeats stopped coming back on a connection that looks fine (a Redis that
+      // vanished without closing it): reconnect, which resubscribes and syncs.
+      this.log.warn('Redis subscription silent; reconnecting')
+      this.lastOwnHeartbeatAt = now
+      this.subscriptionsReady = false
+      this.recovering = true
+      this.sub.disconnect(true)
     }
   }
 
   private peerGone (id: string, why: string): void {
     if (!this.peers.delete(id)) return
     this.log.info({ peer: id, why }, 'instance gone; writing its unconfirmed updates and removing its clients\' presence')
+    this.forEachRoom((room) => room.peerGone(id))
+  }
+
+  /** Runs `fn` for every loaded room; one room's failure does not keep the others from theirs. */
+  private forEachRoom (fn: (room: Room) => void): void {
     const rooms = this.rooms
     if (rooms === null) return
-    for (const name of rooms.names()) rooms.get(name)?.peerGone(id)
+    for (const name of rooms.names()) {
+      const room = rooms.get(name)
+      if (room === undefined) continue
+      try {
+        fn(room)
+      } catch (err) {
+        this.log.error({ err, document: name }, 'handling another instance\'s change failed for one document')
+      }
+    }
   }
 
   /** The subscriber is (re)connected: subscribe to every channel again, then rejoin. */
@@ -234,7 +290,15 @@ export class RedisCluster implements Cluster {
       return
     }
     this.subscriptionsReady = true
-    this.rejoin()
+    this.rejoinSafely()
+  }
+
+  private rejoinSafely (): void {
+    try {
+      this.rejoin()
+    } catch (err) {
+      this.log.error({ err }, 'rejoining the other instances failed; retrying on the next reconnect')
+    }
   }
 
   /**
@@ -244,13 +308,26 @@ export class RedisCluster implements Cluster {
   private rejoin (): void {
     if (!this.synced) return
     this.connectionUp()
+    this.lastOwnHeartbeatAt = Date.now()
     this.heartbeat()
+    this.forEachRoom((room) => this.requestSync(room))
+    if (!this.recovering) return
+    this.recovering = false
+    // Confirmations published during the outage are lost: write what is held. And an instance
+    // that wrote edits meanwhile may have unloaded the document since, so nobody answers the
+    // sync for them: read every loaded document from the store again (one at a time).
+    this.forEachRoom((room) => room.writeUnconfirmed())
     const rooms = this.rooms
     if (rooms === null) return
-    for (const name of rooms.names()) {
-      const room = rooms.get(name)
-      if (room !== undefined) this.requestSync(room)
-    }
+    void (async () => {
+      for (const name of rooms.names()) {
+        try {
+          await rooms.refreshFromStore(name)
+        } catch (err) {
+          this.log.warn({ err, document: name }, 'reading a document again after the Redis outage failed; its clients get the missing edits when it reloads')
+        }
+      }
+    })()
   }
 
   private connectionUp (): void {
@@ -260,7 +337,9 @@ export class RedisCluster implements Cluster {
   }
 
   private connectionDown (role: string, err: Error | null): void {
-    if (this.closed || this.downReported) return
+    if (this.closed) return
+    this.recovering = true
+    if (this.downReported) return
     this.downReported = true
     this.log.warn({ role, err: err ?? undefined }, 'Redis connection lost; serving this instance\'s clients only until it is back')
   }
@@ -274,8 +353,12 @@ export class RedisCluster implements Cluster {
       if (this.badMessages++ % 1000 === 0) this.log.warn({ err, count: this.badMessages }, 'ignored a malformed message from Redis')
       return
     }
-    if (message.from === this.instanceId) return // our own publication
     const channel = channelBytes.toString('utf8')
+    if (message.from === this.instanceId) {
+      // Our own publication; our heartbeat coming back proves the subscription works.
+      if (message.type === MessageType.heartbeat) this.lastOwnHeartbeatAt = Date.now()
+      return
+    }
     if (channel === this.instancesChannel) {
       if (message.type === MessageType.bye) this.peerGone(message.from, 'said goodbye')
       else this.peers.set(message.from, Date.now())
@@ -286,7 +369,17 @@ export class RedisCluster implements Cluster {
     if (rooms === null) return
     const name = message.type === MessageType.syncReply ? message.document : channel.startsWith(this.docPrefix) ? channel.slice(this.docPrefix.length) : null
     const room = name === null ? undefined : rooms.get(name)
-    if (room === undefined || room.failed) return // not loaded here (any more): nothing to do
+    if (room === undefined) {
+      // Being loaded: keep it for attach(). Otherwise not loaded here (any more): nothing to do.
+      const early = name === null ? undefined : this.loading.get(name)
+      if (early !== undefined && early.length < MAX_MESSAGES_WHILE_LOADING) early.push(message)
+      return
+    }
+    this.handleSafely(room, message)
+  }
+
+  private handleSafely (room: Room, message: PeerMessage): void {
+    if (room.failed) return
     try {
       this.handle(room, message)
     } catch (err) {
@@ -308,20 +401,22 @@ export class RedisCluster implements Cluster {
       case MessageType.stateless:
         room.broadcastStateless(message.payload)
         break
+      // The document first, presence last: bad presence must not cost the sync.
       case MessageType.syncRequest: {
-        if (message.awareness.length > 0) room.applyPeerAwareness(message.from, message.awareness)
         const reply = this.encoder.encode(MessageType.syncReply, room.name, room.diff(message.stateVector), room.stateVector(), room.localAwareness() ?? NONE)
         this.publish(`${this.options.prefix}instance:${message.from}`, reply)
+        if (message.awareness.length > 0) room.applyPeerAwareness(message.from, message.awareness)
         break
       }
       case MessageType.syncReply: {
         room.applySyncedUpdate(message.from, message.update)
-        if (message.awareness.length > 0) room.applyPeerAwareness(message.from, message.awareness)
-        if (message.stateVector.length === 0) break
-        const missing = room.diff(message.stateVector)
-        if (!isEmptyUpdate(missing)) {
-          this.publish(`${this.options.prefix}instance:${message.from}`, this.encoder.encode(MessageType.syncReply, room.name, missing, NONE, NONE))
+        if (message.stateVector.length > 0) {
+          const missing = room.diff(message.stateVector)
+          if (!isEmptyUpdate(missing)) {
+            this.publish(`${this.options.prefix}instance:${message.from}`, this.encoder.encode(MessageType.syncReply, room.name, missing, NONE, NONE))
+          }
         }
+        if (message.awareness.length > 0) room.applyPeerAwareness(message.from, message.awareness)
         break
       }
     }

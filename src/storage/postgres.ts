@@ -98,14 +98,21 @@ export class PostgresStore implements DocumentStore {
     const written = await this.transaction(async (c) => {
       const current = await c.query<{ snapshot_version: string }>('SELECT snapshot_version FROM yjs_document WHERE name = $1 FOR UPDATE', [name])
       if (current.rows[0]?.snapshot_version !== read.version) return false
+      // By id, not `id <= last`: an append that took a lower id but committed after the read
+      // is not in this merge and must stay.
+      const deleted = await c.query('DELETE FROM yjs_update_log WHERE id = ANY($1::bigint[])', [read.log.map((r) => r.id)])
+      if (deleted.rowCount !== read.log.length) {
+        // Rows went missing since the read: the document was deleted (and perhaps begun
+        // again). Writing this merge would bring the deleted content back.
+        await c.query('ROLLBACK')
+        await c.query('BEGIN')
+        return false
+      }
       await c.query(
         `UPDATE yjs_document SET snapshot = $2, snapshot_bytes = $3, snapshot_version = snapshot_version + 1,
                 updated_at = now(), compacted_at = now()
           WHERE name = $1`,
         [name, Buffer.from(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength), snapshot.length])
-      // By id, not `id <= last`: an append that took a lower id but committed after the read
-      // is not in this merge and must stay.
-      await c.query('DELETE FROM yjs_update_log WHERE id = ANY($1::bigint[])', [read.log.map((r) => r.id)])
       return true
     })
     if (!written) return nothing

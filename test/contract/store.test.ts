@@ -299,3 +299,33 @@ describe('postgres compaction overtaken by another', () => {
     }
   })
 })
+
+describe('postgres compaction racing a deletion', () => {
+  it('does not bring a deleted document\'s content back', async () => {
+    const schema = await freshSchema('resurrect')
+    const store = new PostgresStore({ url: schema.url, poolSize: 3, migrate: true })
+    const admin = new pg.Client({ connectionString: schema.url })
+    try {
+      await store.open()
+      await admin.connect()
+      const old = new Y.Doc()
+      await store.append(Array.from({ length: 10 }, () => ({ document: 'doc', update: edit(old, 'x'), userId: null })))
+      await admin.query('BEGIN')
+      await admin.query('SELECT 1 FROM yjs_document WHERE name = $1 FOR UPDATE', ['doc'])
+      const compaction = store.compact('doc')
+      await waitFor(async () => (await admin.query('SELECT pg_stat_clear_snapshot()')) !== null && (await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'SELECT snapshot_version%FOR UPDATE'")).rows[0].n === 1, 'the compaction to wait for the row lock')
+      // Meanwhile the document is deleted and begun again under the same name, so its version
+      // is back at 0 (done on the locked row: what a delete and a new append leave behind).
+      await admin.query('DELETE FROM yjs_update_log WHERE document = $1', ['doc'])
+      await admin.query('UPDATE yjs_document SET snapshot = NULL, snapshot_version = 0 WHERE name = $1', ['doc'])
+      await admin.query('INSERT INTO yjs_update_log (document, "update") VALUES ($1, $2)', ['doc', Buffer.from(edit(new Y.Doc(), 'new'))])
+      await admin.query('COMMIT')
+      expect((await compaction).mergedUpdates).toBe(0)
+      expect(content('doc', await store.load('doc'))).toBe('new')
+    } finally {
+      await admin.end()
+      await store.close()
+      await schema.drop()
+    }
+  })
+})

@@ -227,6 +227,33 @@ describe('Redis restarted mid-test', () => {
   }, 60_000)
 })
 
+describe('edits made while Redis was away, by an instance that has since let the document go', () => {
+  it('reach the clients of the other instances once Redis is back (read again from the store)', async () => {
+    const redis = new PrivateRedis(await freePort())
+    await redis.start()
+    cleanups.push(async () => { await redis.kill() })
+    const prefix = freshPrefix()
+    const [a] = await instances(1, redis.url, prefix, { documentUnloadDelayMs: 50 })
+    const [b] = await instances(1, redis.url, prefix)
+    const onA = hocus(a!.url, 'left-behind')
+    const onB = yws(b!.url, 'left-behind')
+    await synced(onA.provider)
+    await synced(onB.provider)
+    onA.doc.getText('t').insert(0, 'before. ')
+    await waitFor(() => text(onB.doc) === 'before. ', 'b to get the first edit')
+
+    await redis.kill()
+    await waitFor(async () => (await health(a!)).body.status === 'degraded', 'a to notice Redis is gone')
+    onA.doc.getText('t').insert(8, 'during.')
+    await waitFor(() => onA.provider.unsyncedChanges === 0, 'the edit made during the outage to be stored')
+    onA.provider.destroy()
+    await waitFor(() => a!.server.registry.get('left-behind') === undefined && a!.server.registry.internals().unloading === 0, 'a to unload the document')
+
+    await redis.start()
+    await waitFor(() => text(onB.doc) === 'before. during.', 'b\'s client to get the edit a made and let go of', 20_000)
+  }, 40_000)
+})
+
 describe('collabd start processes behind a load balancer', () => {
   it('loses no acknowledged edit when one of three instances is killed with kill -9 and its clients move to the others', async () => {
     const env = { DATABASE_URL: databaseUrl, REDIS_URL: SHARED_REDIS_URL, REDIS_PREFIX: freshPrefix(), REDIS_PEER_TIMEOUT_MS: '1500', WARM_UP: 'false', LOG_LEVEL: 'info' }

@@ -161,6 +161,27 @@ describe('a room with peers', () => {
     expect(m.received.length).toBe(2) // the state, then its removal
   })
 
+  it('writes held peer updates before acknowledging a client whose update brings nothing new but a delete set', async () => {
+    const { room, store, durability } = setup()
+    const m = new Member('m')
+    room.join(m)
+    // The document has a deletion, so any client's sync step 2 carries a delete set.
+    const src = new Y.Doc()
+    room.applyUpdate(m, edit('abc', src))
+    src.getText('t').delete(0, 1)
+    room.applyUpdate(m, Y.encodeStateAsUpdate(src, Y.encodeStateVector(room.doc)))
+    await durability.drain()
+    const rowsBefore = (await store.load('doc'))!.updates.length
+    room.applyPeerUpdate('peer', 1, 1, edit('held '))
+    const acksBefore = m.acks
+    room.applyUpdate(m, Y.encodeStateAsUpdate(src, Y.encodeStateVector(src))) // nothing new: the delete set only
+    await durability.drain()
+    expect(m.acks).toBe(acksBefore + 1)
+    const stored = await store.load('doc')
+    expect(stored!.updates.length).toBe(rowsBefore + 1) // the held update, not the empty-handed step 2
+    expect(await storedText(store)).toContain('held ')
+  })
+
   it('writes held peer updates before acknowledging a client that has nothing new', async () => {
     const { room, store, durability } = setup()
     const m = new Member('m')
