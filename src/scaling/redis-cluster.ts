@@ -252,11 +252,13 @@ export class RedisCluster implements Cluster {
     if (this.synced && now - this.lastOwnHeartbeatAt > this.options.peerTimeoutMs) {
       // Our own heartbeats stopped coming back on a connection that looks fine (a Redis that
       // vanished without closing it): reconnect, which resubscribes and syncs.
+      // The publisher goes too: it may be writing into the same dead connection.
       this.log.warn('Redis subscription silent; reconnecting')
       this.lastOwnHeartbeatAt = now
       this.subscriptionsReady = false
       this.recovering = true
       this.sub.disconnect(true)
+      this.pub.disconnect(true)
     }
   }
 

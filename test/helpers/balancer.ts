@@ -8,6 +8,7 @@ import * as net from 'node:net'
 export class Balancer {
   private server: net.Server | null = null
   private readonly sockets = new Set<net.Socket>()
+  private readonly pairs = new Set<[net.Socket, net.Socket]>()
   private next = 0
   port = 0
 
@@ -15,6 +16,10 @@ export class Balancer {
 
   get url (): string {
     return `ws://127.0.0.1:${this.port}/ws`
+  }
+
+  get redisUrl (): string {
+    return `redis://127.0.0.1:${this.port}`
   }
 
   async start (): Promise<void> {
@@ -46,6 +51,9 @@ export class Balancer {
       client.on('close', () => upstream.destroy())
       upstream.on('close', () => client.destroy())
       client.pipe(upstream).pipe(client)
+      const pair: [net.Socket, net.Socket] = [client, upstream]
+      this.pairs.add(pair)
+      client.on('close', () => this.pairs.delete(pair))
       client.resume()
     })
   }
@@ -54,6 +62,20 @@ export class Balancer {
     this.sockets.add(s)
     s.on('close', () => this.sockets.delete(s))
     s.on('error', () => {})
+  }
+
+  /**
+   * Stops forwarding on every open connection without closing it: to both ends the peer has
+   * gone silent, as when a machine vanishes. New connections are forwarded as usual.
+   */
+  freeze (): void {
+    for (const [client, upstream] of this.pairs) {
+      client.unpipe(upstream)
+      upstream.unpipe(client)
+      client.pause()
+      upstream.pause()
+    }
+    this.pairs.clear()
   }
 
   async stop (): Promise<void> {

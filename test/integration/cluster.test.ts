@@ -254,6 +254,27 @@ describe('edits made while Redis was away, by an instance that has since let the
   }, 40_000)
 })
 
+describe('a Redis connection that goes silent without closing', () => {
+  it('is noticed through the instance\'s own heartbeat and reconnected', async () => {
+    const proxy = new Balancer([6379])
+    await proxy.start()
+    cleanups.push(async () => { await proxy.stop() })
+    const prefix = freshPrefix()
+    const [a] = await instances(1, proxy.redisUrl, prefix)
+    const [b] = await instances(1, SHARED_REDIS_URL, prefix)
+    const onA = yws(a!.url, 'silent')
+    const onB = yws(b!.url, 'silent')
+    await synced(onA.provider)
+    await synced(onB.provider)
+    onA.doc.getText('t').insert(0, 'before. ')
+    await waitFor(() => text(onB.doc) === 'before. ', 'b to get the first edit')
+    proxy.freeze() // a's connections stay open but carry nothing, both ways
+    onA.doc.getText('t').insert(8, 'while silent.')
+    await waitFor(() => a!.logs.some((l) => l.msg === 'Redis subscription silent; reconnecting'), 'a to notice its subscription is silent', 10_000)
+    await waitFor(() => text(onB.doc) === 'before. while silent.', 'the edit made while silent to reach b after the reconnect', 15_000)
+  }, 40_000)
+})
+
 describe('collabd start processes behind a load balancer', () => {
   it('loses no acknowledged edit when one of three instances is killed with kill -9 and its clients move to the others', async () => {
     const env = { DATABASE_URL: databaseUrl, REDIS_URL: SHARED_REDIS_URL, REDIS_PREFIX: freshPrefix(), REDIS_PEER_TIMEOUT_MS: '1500', WARM_UP: 'false', LOG_LEVEL: 'info' }
