@@ -69,7 +69,7 @@ export interface RoomHost {
 }
 
 /** A Yjs update with no structs and no deletions (the V1 encoding of "nothing"). */
-const isEmptyUpdate = (u: Uint8Array): boolean => u.length === 2 && u[0] === 0 && u[1] === 0
+export const isEmptyUpdate = (u: Uint8Array): boolean => u.length === 2 && u[0] === 0 && u[1] === 0
 
 /**
  * Bounds on one room's outbox: past either, it is relayed at once instead of at the end of the

@@ -20,7 +20,7 @@
 import { randomBytes } from 'node:crypto'
 import { Redis, type RedisOptions } from 'ioredis'
 import type { Cluster, ClusterRoom } from '../documents/cluster.js'
-import type { Room } from '../documents/room.js'
+import { isEmptyUpdate, type Room } from '../documents/room.js'
 import type { Logger } from '../log.js'
 import { decodePeerMessage, MessageType, NONE, PeerEncoder, type PeerMessage } from './messages.js'
 
@@ -45,8 +45,6 @@ export interface RedisHealth {
   latency: number | null
 }
 
-/** A Yjs update that holds nothing: no structs, no deletions. */
-const isEmptyUpdate = (u: Uint8Array): boolean => u.length === 2 && u[0] === 0 && u[1] === 0
 const noop = (): void => {}
 /** Messages kept for a document between subscribing and having it loaded; past this, the sync covers it. */
 const MAX_MESSAGES_WHILE_LOADING = 10_000
@@ -83,7 +81,7 @@ export class RedisCluster implements Cluster {
   constructor (private readonly options: RedisClusterOptions, private readonly log: Logger) {
     this.docPrefix = `${options.prefix}doc:`
     this.instancesChannel = `${options.prefix}instances`
-    this.ownChannel = `${options.prefix}instance:${this.instanceId}`
+    this.ownChannel = this.instanceChannel(this.instanceId)
     const common: RedisOptions = {
       // Fail fast while disconnected instead of queueing without bound: what is published
       // during an outage is replaced by the sync after it.
@@ -138,11 +136,6 @@ export class RedisCluster implements Cluster {
     return this.connected && this.subscriptionsReady
   }
 
-  /** Instances heard from within the timeout (not counting this one). */
-  get peerCount (): number {
-    return this.peers.size
-  }
-
   async health (timeoutMs = 1000): Promise<RedisHealth> {
     if (!this.connected) return { connected: false, latency: null }
     const start = performance.now()
@@ -164,11 +157,11 @@ export class RedisCluster implements Cluster {
     const channel = this.docPrefix + name
     this.channels.set(name, channel)
     this.loading.set(name, [])
-    if (this.sub.status !== 'ready') return // subscribed() takes it when Redis is back
+    if (this.sub.status !== 'ready') return // subscribeAll() takes it when Redis is back
     try {
       await this.sub.subscribe(channel)
     } catch {
-      // Lost the connection meanwhile: subscribed() takes it on reconnect.
+      // Lost the connection meanwhile: subscribeAll() takes it on reconnect.
     }
   }
 
@@ -204,7 +197,7 @@ export class RedisCluster implements Cluster {
 
   /** A server-to-client stateless message for every instance's clients of the document. */
   publishStateless (name: string, payload: string): void {
-    this.publish(this.docPrefix + name, this.encoder.encode(MessageType.stateless, payload))
+    this.publish(this.channel(name), this.encoder.encode(MessageType.stateless, payload))
   }
 
   /** Says goodbye (the others drop this instance's awareness at once) and disconnects. */
@@ -232,6 +225,11 @@ export class RedisCluster implements Cluster {
   /** The document's channel name (kept while it is open here, so not rebuilt per update). */
   private channel (name: string): string {
     return this.channels.get(name) ?? this.docPrefix + name
+  }
+
+  /** Another instance's own channel, for answers meant for it alone. */
+  private instanceChannel (id: string): string {
+    return `${this.options.prefix}instance:${id}`
   }
 
   private requestSync (room: ClusterRoom): void {
@@ -406,7 +404,7 @@ export class RedisCluster implements Cluster {
       // The document first, presence last: bad presence must not cost the sync.
       case MessageType.syncRequest: {
         const reply = this.encoder.encode(MessageType.syncReply, room.name, room.diff(message.stateVector), room.stateVector(), room.localAwareness() ?? NONE)
-        this.publish(`${this.options.prefix}instance:${message.from}`, reply)
+        this.publish(this.instanceChannel(message.from), reply)
         if (message.awareness.length > 0) room.applyPeerAwareness(message.from, message.awareness)
         break
       }
@@ -415,7 +413,7 @@ export class RedisCluster implements Cluster {
         if (message.stateVector.length > 0) {
           const missing = room.diff(message.stateVector)
           if (!isEmptyUpdate(missing)) {
-            this.publish(`${this.options.prefix}instance:${message.from}`, this.encoder.encode(MessageType.syncReply, room.name, missing, NONE, NONE))
+            this.publish(this.instanceChannel(message.from), this.encoder.encode(MessageType.syncReply, room.name, missing, NONE, NONE))
           }
         }
         if (message.awareness.length > 0) room.applyPeerAwareness(message.from, message.awareness)

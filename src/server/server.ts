@@ -228,9 +228,10 @@ export class CollabServer extends EventEmitter<ServerEvents> {
   }
 
   async health (): Promise<HealthReport> {
+    const cluster = this.cluster
     return await healthReport({
       storeHealth: async () => await this.store.health(),
-      redisHealth: this.cluster === null ? null : async () => await this.cluster!.health(),
+      redisHealth: cluster === null ? null : async () => await cluster.health(),
       writesFailing: () => this.durability.failure !== null,
       shuttingDown: () => this.shuttingDown,
       activeConnections: () => this.connections.size,

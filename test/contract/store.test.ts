@@ -7,7 +7,7 @@ import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import pg from 'pg'
-import { CorruptDocumentError, MemoryStore, PostgresStore, SqliteStore, type DocumentStore } from '../../dist/index.js'
+import { CorruptDocumentError, MemoryStore, PostgresStore, SqliteStore, type DocumentStore, type StoredDocument } from '../../dist/index.js'
 import { buildDoc } from '../../dist/storage/snapshot.js'
 import { freshSchema } from '../helpers/postgres.js'
 import { tempDir } from '../helpers/server.js'
@@ -270,62 +270,56 @@ describe.each(Object.keys(factories))('%s store', (kind) => {
   })
 })
 
-describe('postgres compaction overtaken by another', () => {
-  it('writes nothing when the snapshot changed between its read and its write', async () => {
-    const schema = await freshSchema('overtaken')
-    const store = new PostgresStore({ url: schema.url, poolSize: 3, migrate: true })
-    const admin = new pg.Client({ connectionString: schema.url })
-    try {
-      await store.open()
-      await admin.connect()
-      const src = new Y.Doc()
-      await store.append(Array.from({ length: 10 }, (_, i) => ({ document: 'doc', update: edit(src, String(i)), userId: null })))
-      // Hold the document's row so the compaction stops right before its write...
-      await admin.query('BEGIN')
-      await admin.query('SELECT 1 FROM yjs_document WHERE name = $1 FOR UPDATE', ['doc'])
-      const compaction = store.compact('doc')
-      await waitFor(async () => (await admin.query('SELECT pg_stat_clear_snapshot()')) !== null && (await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'SELECT snapshot_version%FOR UPDATE'")).rows[0].n === 1, 'the compaction to wait for the row lock')
-      // ...while "another instance" compacts (only its version bump matters here).
-      await admin.query('UPDATE yjs_document SET snapshot_version = snapshot_version + 1 WHERE name = $1', ['doc'])
-      await admin.query('COMMIT')
-      expect((await compaction).mergedUpdates).toBe(0)
-      const stored = await store.load('doc')
-      expect(stored?.updates).toHaveLength(10) // nothing deleted on the strength of a stale merge
-      expect(content('doc', stored)).toBe('0123456789')
-    } finally {
-      await admin.end()
-      await store.close()
-      await schema.drop()
-    }
-  })
-})
+/**
+ * Appends `initial` to a fresh PostgreSQL document, starts a compaction and holds the
+ * document's row so it stops right before its write, runs `meanwhile` on that row, then lets
+ * the compaction finish. @returns what it says it merged and what is stored after.
+ */
+async function compactionOvertaken (initial: Uint8Array[], meanwhile: (admin: pg.Client) => Promise<void>): Promise<{ merged: number, stored: StoredDocument | null }> {
+  const schema = await freshSchema('overtaken')
+  const store = new PostgresStore({ url: schema.url, poolSize: 3, migrate: true })
+  const admin = new pg.Client({ connectionString: schema.url })
+  try {
+    await store.open()
+    await admin.connect()
+    await store.append(initial.map((update) => ({ document: 'doc', update, userId: null })))
+    await admin.query('BEGIN')
+    await admin.query('SELECT 1 FROM yjs_document WHERE name = $1 FOR UPDATE', ['doc'])
+    const compaction = store.compact('doc')
+    await waitFor(async () => (await admin.query('SELECT pg_stat_clear_snapshot()')) !== null && (await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'SELECT snapshot_version%FOR UPDATE'")).rows[0].n === 1, 'the compaction to wait for the row lock')
+    await meanwhile(admin)
+    await admin.query('COMMIT')
+    const merged = (await compaction).mergedUpdates
+    return { merged, stored: await store.load('doc') }
+  } finally {
+    await admin.end()
+    await store.close()
+    await schema.drop()
+  }
+}
 
-describe('postgres compaction racing a deletion', () => {
+describe('postgres compaction overtaken between its read and its write', () => {
+  it('writes nothing when the snapshot changed meanwhile', async () => {
+    const src = new Y.Doc()
+    // "Another instance" compacts meanwhile: only its version bump matters here.
+    const { merged, stored } = await compactionOvertaken(Array.from({ length: 10 }, (_, i) => edit(src, String(i))), async (admin) => {
+      await admin.query('UPDATE yjs_document SET snapshot_version = snapshot_version + 1 WHERE name = $1', ['doc'])
+    })
+    expect(merged).toBe(0)
+    expect(stored?.updates).toHaveLength(10) // nothing deleted on the strength of a stale merge
+    expect(content('doc', stored)).toBe('0123456789')
+  })
+
   it('does not bring a deleted document\'s content back', async () => {
-    const schema = await freshSchema('resurrect')
-    const store = new PostgresStore({ url: schema.url, poolSize: 3, migrate: true })
-    const admin = new pg.Client({ connectionString: schema.url })
-    try {
-      await store.open()
-      await admin.connect()
-      const old = new Y.Doc()
-      await store.append(Array.from({ length: 10 }, () => ({ document: 'doc', update: edit(old, 'x'), userId: null })))
-      await admin.query('BEGIN')
-      await admin.query('SELECT 1 FROM yjs_document WHERE name = $1 FOR UPDATE', ['doc'])
-      const compaction = store.compact('doc')
-      await waitFor(async () => (await admin.query('SELECT pg_stat_clear_snapshot()')) !== null && (await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'SELECT snapshot_version%FOR UPDATE'")).rows[0].n === 1, 'the compaction to wait for the row lock')
-      // Meanwhile the document is deleted and begun again under the same name, so its version
-      // is back at 0 (done on the locked row: what a delete and a new append leave behind).
+    const old = new Y.Doc()
+    // The document is deleted and begun again under the same name, so its version is back at 0
+    // (done on the locked row: what a delete and a new append leave behind).
+    const { merged, stored } = await compactionOvertaken(Array.from({ length: 10 }, () => edit(old, 'x')), async (admin) => {
       await admin.query('DELETE FROM yjs_update_log WHERE document = $1', ['doc'])
       await admin.query('UPDATE yjs_document SET snapshot = NULL, snapshot_version = 0 WHERE name = $1', ['doc'])
       await admin.query('INSERT INTO yjs_update_log (document, "update") VALUES ($1, $2)', ['doc', Buffer.from(edit(new Y.Doc(), 'new'))])
-      await admin.query('COMMIT')
-      expect((await compaction).mergedUpdates).toBe(0)
-      expect(content('doc', await store.load('doc'))).toBe('new')
-    } finally {
-      await admin.end()
-      await store.close()
-      await schema.drop()
-    }
+    })
+    expect(merged).toBe(0)
+    expect(content('doc', stored)).toBe('new')
   })
 })

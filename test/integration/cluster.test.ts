@@ -39,6 +39,14 @@ afterAll(async () => { await schema.drop() })
 /** Channel names no other test (or run) shares. */
 const freshPrefix = (): string => `collabd-test:${process.pid}:${++testNumber}:`
 
+/** A redis-server of this test's own (stopped and restarted by it), killed after the test. */
+async function privateRedis (): Promise<PrivateRedis> {
+  const redis = new PrivateRedis(await freePort())
+  await redis.start()
+  cleanups.push(async () => { await redis.kill() })
+  return redis
+}
+
 /** `count` in-process instances on one PostgreSQL schema and one Redis. */
 async function instances (count: number, redisUrl: string, prefix = freshPrefix(), config: Partial<Config> = {}, peerTimeoutMs = 1500): Promise<TestServer[]> {
   const started: TestServer[] = []
@@ -187,9 +195,7 @@ describe('three instances over Redis', () => {
 
 describe('Redis restarted mid-test', () => {
   it('keeps serving local clients, reports degraded, and converges again once Redis is back', async () => {
-    const redis = new PrivateRedis(await freePort())
-    await redis.start()
-    cleanups.push(async () => { await redis.kill() })
+    const redis = await privateRedis()
     const [a, b] = await instances(2, redis.url)
     const a1 = hocus(a!.url, 'restart')
     const a2 = yws(a!.url, 'restart')
@@ -229,9 +235,7 @@ describe('Redis restarted mid-test', () => {
 
 describe('edits made while Redis was away, by an instance that has since let the document go', () => {
   it('reach the clients of the other instances once Redis is back (read again from the store)', async () => {
-    const redis = new PrivateRedis(await freePort())
-    await redis.start()
-    cleanups.push(async () => { await redis.kill() })
+    const redis = await privateRedis()
     const prefix = freshPrefix()
     const [a] = await instances(1, redis.url, prefix, { documentUnloadDelayMs: 50 })
     const [b] = await instances(1, redis.url, prefix)

@@ -5,15 +5,14 @@
  * crashes on a database error.
  */
 import * as net from 'node:net'
-import pg from 'pg'
 import { afterAll, afterEach, expect, it } from 'vitest'
 import { PostgresStore } from '../../dist/index.js'
 import { destroyClients, hocus, synced, text, yws } from '../helpers/clients.js'
+import { freshSchema, type Schema } from '../helpers/postgres.js'
 import { startServer, type TestServer } from '../helpers/server.js'
 import { waitFor } from '../helpers/wait.js'
 
-const BASE = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
-const schema = `outage_${process.pid}_${Date.now()}`
+let schema: Schema | null = null
 
 /** Forwards 127.0.0.1:<port> to PostgreSQL until cut; a cut drops every connection and refuses new ones. */
 class Proxy {
@@ -49,20 +48,12 @@ afterEach(async () => {
   destroyClients()
   await server?.close()
 })
-afterAll(async () => {
-  const admin = new pg.Client({ connectionString: BASE })
-  await admin.connect()
-  await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
-  await admin.end()
-})
+afterAll(async () => { await schema?.drop() })
 
 it('keeps clients in sync during an outage and writes and acknowledges everything once the database is back', async () => {
-  const admin = new pg.Client({ connectionString: BASE })
-  await admin.connect()
-  await admin.query(`CREATE SCHEMA ${schema}`)
-  await admin.end()
+  schema = await freshSchema('outage')
   await proxy.start()
-  const url = `postgres://postgres@127.0.0.1:${proxy.port}/test?options=${encodeURIComponent(`-c search_path=${schema}`)}`
+  const url = `postgres://postgres@127.0.0.1:${proxy.port}/test?options=${encodeURIComponent(`-c search_path=${schema.name}`)}`
   const store = new PostgresStore({ url, poolSize: 4, migrate: true })
   server = await startServer({ store })
   const writer = hocus(server.url, 'outage')
@@ -85,7 +76,7 @@ it('keeps clients in sync during an outage and writes and acknowledges everythin
   await waitFor(() => writer.provider.unsyncedChanges === 0, 'every pending edit to be acknowledged after the outage', 20_000)
   await waitFor(async () => (await fetch(`${server!.httpUrl}/health`)).status === 200, 'health to recover')
   const expected = text(writer.doc)
-  const check = new PostgresStore({ url: `${BASE}?options=${encodeURIComponent(`-c search_path=${schema}`)}`, poolSize: 1, migrate: false })
+  const check = new PostgresStore({ url: schema.url, poolSize: 1, migrate: false })
   await check.open()
   const stored = await check.load('outage')
   await check.close()

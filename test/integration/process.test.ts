@@ -12,6 +12,7 @@ import pg from 'pg'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { destroyClients, hocus, raw, synced, text, yws } from '../helpers/clients.js'
 import { editor, type Editor } from '../helpers/editors.js'
+import { freshSchema, PG_BASE, type Schema } from '../helpers/postgres.js'
 import { CLI, spawnServer, tempDir, type ServerProcess } from '../helpers/server.js'
 import { prng, sleep, waitFor } from '../helpers/wait.js'
 
@@ -183,25 +184,16 @@ async function killRuns (env: Record<string, string>, runs: number): Promise<voi
   expect(totalAcked).toBeGreaterThan(300 * runs)
 }
 
-const PG_BASE = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
-const schemas: string[] = []
+const schemas: Schema[] = []
 afterAll(async () => {
-  if (schemas.length === 0) return
-  const admin = new pg.Client({ connectionString: PG_BASE })
-  await admin.connect()
-  for (const schema of schemas) await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
-  await admin.end()
+  for (const schema of schemas) await schema.drop()
 })
 
 /** A fresh, empty schema in the test database, and the DATABASE_URL that uses it. */
 async function pgEnv (): Promise<{ env: Record<string, string>, schema: string }> {
-  const schema = `proc_${process.pid}_${Date.now()}`
-  const admin = new pg.Client({ connectionString: PG_BASE })
-  await admin.connect()
-  await admin.query(`CREATE SCHEMA ${schema}`)
-  await admin.end()
+  const schema = await freshSchema('proc')
   schemas.push(schema)
-  return { env: { DATABASE_URL: `${PG_BASE}?options=${encodeURIComponent(`-c search_path=${schema}`)}` }, schema }
+  return { env: { DATABASE_URL: schema.url }, schema: schema.name }
 }
 
 describe('collabd start on PostgreSQL', () => {
