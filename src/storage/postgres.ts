@@ -242,34 +242,40 @@ async function pendingMigrations (pool: pg.Pool): Promise<string[]> {
 }
 
 /**
- * Applies pending migrations, each in its own transaction under an advisory lock, so two
- * instances starting at once apply each exactly once. @returns the versions applied now.
+ * Applies pending migrations under one session-level advisory lock held for the whole run, so
+ * two instances starting at once never interleave: one applies everything pending, the other
+ * waits and then finds nothing to do. Each migration still commits in its own transaction, so
+ * a failing one keeps the ones before it. If the connection drops, PostgreSQL releases the
+ * lock with the session. @returns the versions applied now.
  */
 export async function migratePostgres (pool: pg.Pool): Promise<number[]> {
   const applied: number[] = []
   const client = await pool.connect()
   client.on('error', ignoreClientError)
+  let locked = false
   try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY])
+    locked = true
+    await client.query('CREATE TABLE IF NOT EXISTS collabd_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())')
+    const done = new Set((await client.query<{ version: number }>('SELECT version FROM collabd_migrations')).rows.map((r) => r.version))
     for (const m of postgresMigrations) {
+      if (done.has(m.version)) continue
       await client.query('BEGIN')
       try {
-        await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY])
-        await client.query('CREATE TABLE IF NOT EXISTS collabd_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())')
-        const done = await client.query('SELECT 1 FROM collabd_migrations WHERE version = $1', [m.version])
-        if (done.rows.length === 0) {
-          await client.query(m.sql)
-          await client.query('INSERT INTO collabd_migrations (version, name) VALUES ($1, $2)', [m.version, m.name])
-          applied.push(m.version)
-        }
+        await client.query(m.sql)
+        await client.query('INSERT INTO collabd_migrations (version, name) VALUES ($1, $2)', [m.version, m.name])
         await client.query('COMMIT')
       } catch (err) {
         await client.query('ROLLBACK').catch(() => {})
         throw err
       }
+      applied.push(m.version)
     }
   } finally {
+    // A client whose unlock failed may still hold the lock: destroy it rather than pool it.
+    const unlocked = !locked || await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).then(() => true, () => false)
     client.off('error', ignoreClientError)
-    client.release()
+    client.release(!unlocked)
   }
   return applied
 }

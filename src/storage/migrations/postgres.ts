@@ -3,8 +3,8 @@
  * `yjs_document` (one row per document: snapshot, sizes, timestamps), `yjs_update_log` (id
  * bigserial, document, update bytea, user id, created_at) and `document_access` (grants).
  * Each runs once in its own transaction, recorded in `collabd_migrations`; never edit one that
- * has shipped. Running them concurrently from several instances is safe: they hold a
- * transaction-level advisory lock while they check and apply.
+ * has shipped. Running them concurrently from several instances is safe: a run holds a
+ * session-level advisory lock from its first check to its last commit.
  */
 import type { Migration } from './sqlite.js'
 
