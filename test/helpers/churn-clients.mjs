@@ -8,6 +8,8 @@ import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
 
 const [url, prefix, count, bytes] = process.argv.slice(2)
+// Every y-websocket provider adds a process 'exit' listener in Node; many are expected here.
+process.setMaxListeners(Number(count) + 10)
 const deadline = Date.now() + 20_000
 const until = async (predicate, what) => {
   while (!predicate()) {
