@@ -25,11 +25,13 @@ export class AwarenessStates<Owner> {
   constructor (private readonly maxPerMember: number) {}
 
   /**
-   * Applies decoded entries from `owner`.
+   * Applies decoded entries from `owner`. With `forgetRemovals`, a removal deletes the entry
+   * instead of keeping it (with its clock) until the owner leaves: for owners that live long and
+   * see many clients come and go (other instances), whose messages arrive in order.
    * @returns whether any entry was newer than the state we had (then the update is worth relaying).
    * @throws {ProtocolError} when `owner` would own more than `limit` client ids.
    */
-  apply (entries: readonly AwarenessEntry[], owner: Owner, limit = this.maxPerMember): boolean {
+  apply (entries: readonly AwarenessEntry[], owner: Owner, limit = this.maxPerMember, forgetRemovals = false): boolean {
     let changed = false
     for (const e of entries) {
       const current = this.states.get(e.clientId)
@@ -44,6 +46,12 @@ export class AwarenessStates<Owner> {
       // y-protocols' rule: a newer clock wins; at an equal clock, a removal wins over a state.
       const newer = current.clock < e.clock || (current.clock === e.clock && e.state === REMOVED_STATE && current.state !== REMOVED_STATE)
       if (!newer) continue
+      if (forgetRemovals && e.state === REMOVED_STATE) {
+        this.own(current.owner, -1, limit)
+        this.states.delete(e.clientId)
+        changed = true
+        continue
+      }
       if (current.owner !== owner) {
         this.own(owner, 1, limit)
         this.own(current.owner, -1, limit)

@@ -327,7 +327,8 @@ export class Room implements DurableTarget, ClusterRoom {
    */
   applyPeerAwareness (instanceId: string, update: Uint8Array): void {
     const entries = decodeAwarenessUpdate(update)
-    if (this.awareness.apply(entries, this.peer(instanceId), MAX_AWARENESS_CLIENTS_PER_PEER)) this.relayToEveryone(awarenessBody(update))
+    // Removals are forgotten at once: a peer lives long and sees many clients come and go.
+    if (this.awareness.apply(entries, this.peer(instanceId), MAX_AWARENESS_CLIENTS_PER_PEER, true)) this.relayToEveryone(awarenessBody(update))
   }
 
   /**

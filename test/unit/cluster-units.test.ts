@@ -161,6 +161,19 @@ describe('a room with peers', () => {
     expect(m.received.length).toBe(2) // the state, then its removal
   })
 
+  it('forgets a peer\'s clients once they leave, however many come and go, and keeps taking new ones', () => {
+    const { room } = setup()
+    const m = new Member('m')
+    room.join(m)
+    for (let clientId = 1; clientId <= 1000; clientId++) {
+      room.applyPeerAwareness('peer', encodeAwarenessUpdate([{ clientId, clock: 1, state: '{"user":"visitor"}' }]))
+      room.applyPeerAwareness('peer', encodeAwarenessUpdate([{ clientId, clock: 2, state: 'null' }]))
+    }
+    expect(room.awareness.size).toBe(0) // no entry kept per departed client
+    room.applyPeerAwareness('peer', encodeAwarenessUpdate([{ clientId: 5000, clock: 1, state: '{"user":"Ann"}' }]))
+    expect(room.awareness.presentCount).toBe(1)
+  })
+
   it('writes held peer updates before acknowledging a client whose update brings nothing new but a delete set', async () => {
     const { room, store, durability } = setup()
     const m = new Member('m')
