@@ -61,9 +61,11 @@ export class PostgresStore implements DocumentStore {
   async append (entries: readonly AppendEntry[]): Promise<void> {
     if (entries.length === 0) return
     await this.transaction(async (c) => {
-      const documents = [...new Set(entries.map((e) => e.document))]
+      // The upsert locks the document rows in the order given: sorted, so two instances whose
+      // batches share documents always lock them in the same order and never deadlock.
+      const documents = [...new Set(entries.map((e) => e.document))].sort()
       await c.query(
-        `INSERT INTO yjs_document (name) SELECT unnest($1::text[])
+        `INSERT INTO yjs_document (name) SELECT name FROM unnest($1::text[]) WITH ORDINALITY AS t(name, n) ORDER BY n
          ON CONFLICT (name) DO UPDATE SET updated_at = now()`, [documents])
       for (let i = 0; i < entries.length; i += ROWS_PER_INSERT) {
         const chunk = entries.slice(i, i + ROWS_PER_INSERT)
@@ -121,6 +123,9 @@ export class PostgresStore implements DocumentStore {
 
   async delete (name: string): Promise<boolean> {
     return await this.transaction(async (c) => {
+      // The document row first, as appends and compactions do: an append in flight then
+      // finishes before the log is deleted (its rows go too) instead of leaving rows behind.
+      await c.query('SELECT 1 FROM yjs_document WHERE name = $1 FOR UPDATE', [name])
       const logRows = (await c.query('DELETE FROM yjs_update_log WHERE document = $1', [name])).rowCount ?? 0
       const docRows = (await c.query('DELETE FROM yjs_document WHERE name = $1', [name])).rowCount ?? 0
       await c.query('DELETE FROM document_access WHERE document = $1', [name])
@@ -133,7 +138,7 @@ export class PostgresStore implements DocumentStore {
       `SELECT d.name, d.snapshot_bytes, d.updated_at,
               (SELECT count(*) FROM yjs_update_log l WHERE l.document = d.name) AS log_updates
          FROM yjs_document d
-        WHERE left(d.name, length($1)) = $1 AND d.name > $2
+        WHERE left(d.name, length($1)) = $1 AND d.name COLLATE "C" > $2 COLLATE "C"
         ORDER BY d.name COLLATE "C" LIMIT $3`, [options.prefix ?? '', options.after ?? '', options.limit ?? 100])
     return rows.map((r) => ({ name: r.name, snapshotBytes: r.snapshot_bytes, logUpdates: Number(r.log_updates), updatedAt: r.updated_at }))
   }
