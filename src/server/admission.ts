@@ -4,7 +4,7 @@
  * before the document is loaded, so a refused client never causes a storage read.
  */
 import type { Credentials, Principal } from '../auth/types.js'
-import { documentNameProblem } from '../documents/names.js'
+import { documentNameProblem, userIdProblem } from '../documents/names.js'
 import type { Config } from '../config.js'
 import { CloseCode, type CloseCodeValue } from '../errors.js'
 import type { ServerContext } from './context.js'
@@ -33,6 +33,8 @@ export async function admit (ctx: ServerContext, credentials: Credentials, docum
     const result = await ctx.authenticator.authenticate(credentials)
     if (!result.ok) return { ok: false, closeCode: CloseCode.unauthorized, publicReason: 'authentication failed', logReason: result.reason, userId: result.userId ?? null }
     principal = result.principal
+    const badId = principal.userId === null ? null : userIdProblem(principal.userId)
+    if (badId !== null) return { ok: false, closeCode: CloseCode.unauthorized, publicReason: 'authentication failed', logReason: badId }
   } catch (err) {
     ctx.log.error({ err, document: documentName }, 'authenticator failed')
     return { ok: false, closeCode: CloseCode.unauthorized, publicReason: 'authentication failed', logReason: 'authenticator error' }

@@ -94,6 +94,7 @@ describe('JWT credentials', () => {
     ['not a JWT', async () => 'not.a.jwt', 'ERR_JWS_INVALID'],
     ['without a user id', async () => await hs256({ role: 'editor', exp: now() + 60 }), 'no user id'],
     ['without exp (valid forever if it leaked)', async () => await hs256({ sub: 'bob' }), 'claim "exp" missing'],
+    ['for a user id with a NUL in it (PostgreSQL cannot store it)', async () => await hs256({ sub: 'bo\u0000b', role: 'editor', exp: now() + 60 }), 'user id contains control characters'],
   ])('refuses a token that is %s: 4401 with a generic reason, the log says why without the token', async (_what, make, logged) => {
     const server = await jwtServer()
     const token = await make()
