@@ -12,7 +12,7 @@
  *   SQLite in its worker thread).
  */
 import { EventEmitter } from 'node:events'
-import { CloseCode, CorruptDocumentError } from '../errors.js'
+import { CloseCode, CorruptDocumentError, StoreUnavailableError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { buildDoc } from '../storage/snapshot.js'
 import type { DocumentStore } from '../storage/types.js'
@@ -38,6 +38,11 @@ export class Registry extends EventEmitter<RegistryEvents> implements RoomHost {
   private readonly rooms = new Map<string, Room>()
   private readonly loading = new Map<string, Promise<Room>>()
   private readonly unloading = new Map<string, Promise<void>>()
+  /**
+   * Rooms being unloaded cleanly (no members, writing their last updates): still whole, so they
+   * can answer other instances' sync requests until they are gone.
+   */
+  private readonly draining = new Map<string, Room>()
   private readonly unloadTimers = new Map<string, NodeJS.Timeout>()
   private readonly compacting = new Map<string, Promise<void>>()
 
@@ -60,6 +65,11 @@ export class Registry extends EventEmitter<RegistryEvents> implements RoomHost {
   /** The room if loaded. */
   get (name: string): Room | undefined {
     return this.rooms.get(name)
+  }
+
+  /** A room being unloaded cleanly, not yet destroyed (see `draining`). */
+  unloadingRoom (name: string): Room | undefined {
+    return this.draining.get(name)
   }
 
   /** Names of loaded documents (a copy). */
@@ -92,7 +102,7 @@ export class Registry extends EventEmitter<RegistryEvents> implements RoomHost {
     return loading
   }
 
-  private async loadFromStore (name: string): Promise<Room> {
+  private async loadFromStore (name: string, retry = true): Promise<Room> {
     const unloading = this.unloading.get(name)
     if (unloading !== undefined) await unloading
     const start = performance.now()
@@ -114,6 +124,12 @@ export class Registry extends EventEmitter<RegistryEvents> implements RoomHost {
     const room = new Room(name, doc, this, { updates: stored?.updates.length ?? 0, bytes: logBytes, snapshot: stored?.snapshot ?? null }, this.options)
     this.rooms.set(name, room)
     this.cluster?.attach(room)
+    if (room.failed) {
+      // A peer's message that arrived during the load, replayed on attach, failed the room (it
+      // is being dropped): load once more, from the store and the peers' fresh answers.
+      if (retry) return await this.loadFromStore(name, false)
+      throw new StoreUnavailableError(`document "${name}" was reset twice while loading`)
+    }
     const ms = Math.round((performance.now() - start) * 100) / 100
     const info = { name, ms, snapshotBytes: stored?.snapshot?.length ?? 0, logUpdates: stored?.updates.length ?? 0 }
     this.log.info({ document: name, ms, snapshotBytes: info.snapshotBytes, logUpdates: info.logUpdates }, 'document loaded')
@@ -176,6 +192,7 @@ export class Registry extends EventEmitter<RegistryEvents> implements RoomHost {
   private unload (room: Room): Promise<void> {
     if (room.members.size > 0 || this.rooms.get(room.name) !== room) return Promise.resolve()
     this.drop(room)
+    this.draining.set(room.name, room)
     const unloading = (async () => {
       try {
         await room.whenDurable()
@@ -192,6 +209,7 @@ export class Registry extends EventEmitter<RegistryEvents> implements RoomHost {
   }
 
   private destroy (room: Room): void {
+    if (this.draining.get(room.name) === room) this.draining.delete(room.name)
     room.destroy()
     this.cluster?.close(room.name)
   }
@@ -233,7 +251,7 @@ export class Registry extends EventEmitter<RegistryEvents> implements RoomHost {
   }
 
   /** Sizes of every per-document table, for tests and diagnostics: all 0 when idle. */
-  internals (): { rooms: number, loading: number, unloading: number, unloadTimers: number, compacting: number } {
-    return { rooms: this.rooms.size, loading: this.loading.size, unloading: this.unloading.size, unloadTimers: this.unloadTimers.size, compacting: this.compacting.size }
+  internals (): { rooms: number, loading: number, unloading: number, draining: number, unloadTimers: number, compacting: number } {
+    return { rooms: this.rooms.size, loading: this.loading.size, unloading: this.unloading.size, draining: this.draining.size, unloadTimers: this.unloadTimers.size, compacting: this.compacting.size }
   }
 }

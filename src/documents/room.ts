@@ -505,6 +505,11 @@ export class Room implements DurableTarget, ClusterRoom {
     this.host.roomCommitted(this)
   }
 
+  /** Says again how far this room's updates are durable (the last COMMITTED may have been lost with Redis). */
+  republishCommitted (): void {
+    if (this.confirmedSeq > 0) this.cluster?.publishCommitted(this, this.confirmedSeq)
+  }
+
   /** Resolves once every update queued so far, and every peer update held here, is durable. */
   whenDurable (): Promise<void> {
     this.writeUnconfirmed()
@@ -516,9 +521,19 @@ export class Room implements DurableTarget, ClusterRoom {
   /** Ends every member's session (room failure, document deleted, unload on shutdown). */
   evictAll (code: CloseCodeValue, reason: string): void {
     for (const m of [...this.members]) {
-      this.members.delete(m)
-      m.evict(code, reason)
+      this.evict(m, code, reason)
     }
+  }
+
+  /**
+   * Ends one member's session. Its presence goes from the other instances' rooms too (here the
+   * room itself is going): a client that does not come back leaves no cursor behind there.
+   */
+  private evict (member: RoomMember, code: CloseCodeValue, reason: string): void {
+    this.members.delete(member)
+    const removal = this.awareness.removeOwner(member)
+    if (removal !== null) this.cluster?.publishAwareness(this, removal)
+    member.evict(code, reason)
   }
 
   destroy (): void {
@@ -543,8 +558,7 @@ export class Room implements DurableTarget, ClusterRoom {
     this.dropOutbox()
     for (const m of [...this.members]) {
       if (m === culprit) continue
-      this.members.delete(m)
-      m.evict(CloseCode.resetConnection, 'document reset, reconnect')
+      this.evict(m, CloseCode.resetConnection, 'document reset, reconnect')
     }
     this.host.roomFailed(this, err)
   }

@@ -10,10 +10,12 @@
  *   SYNC_REPLY    document:varString update:varBytes
  *                 stateVector:varBytes awareness:varBytes        on the asker's own channel
  *   STATELESS     payload:varString                              on the document's channel
- *   HEARTBEAT, BYE                                               on the instances channel
+ *   HEARTBEAT, BYE, REJOINED                                     on the instances channel
  *
  * `epoch` tells one load of a room on the sender from another (its sequence numbers restart).
  * An empty `awareness` means none; an empty `stateVector` in a reply means "send nothing back".
+ * REJOINED: the sender was cut off from Redis and is back; what it wrote meanwhile was never
+ * published, so the others read their loaded documents from the store again.
  */
 import { Reader, encodeParts, type Part } from '../protocol/binary.js'
 import { ProtocolError } from '../errors.js'
@@ -27,6 +29,7 @@ export const MessageType = {
   heartbeat: 6,
   bye: 7,
   stateless: 8,
+  rejoined: 9,
 } as const
 
 export type PeerMessage =
@@ -36,7 +39,7 @@ export type PeerMessage =
   | { type: typeof MessageType.syncRequest, from: string, stateVector: Uint8Array, awareness: Uint8Array }
   | { type: typeof MessageType.syncReply, from: string, document: string, update: Uint8Array, stateVector: Uint8Array, awareness: Uint8Array }
   | { type: typeof MessageType.stateless, from: string, payload: string }
-  | { type: typeof MessageType.heartbeat | typeof MessageType.bye, from: string }
+  | { type: typeof MessageType.heartbeat | typeof MessageType.bye | typeof MessageType.rejoined, from: string }
 
 export const NONE = new Uint8Array(0)
 
@@ -82,6 +85,7 @@ export function decodePeerMessage (bytes: Uint8Array): PeerMessage {
       break
     case MessageType.heartbeat:
     case MessageType.bye:
+    case MessageType.rejoined:
       message = { type, from }
       break
     default:

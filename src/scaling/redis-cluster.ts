@@ -13,7 +13,10 @@
  *   awareness states are removed. A clean shutdown says BYE so this happens at once.
  * - Redis going away does not stop anything local: clients keep syncing with the other clients
  *   of the same instance and edits keep being written. What is published meanwhile is lost, so
- *   when the subscription is back every loaded document is synced again with the others.
+ *   when the subscription is back every loaded document is synced again with the others, and
+ *   the instance says REJOINED: it may have written edits to documents it has since let go,
+ *   which nobody else heard of, so every instance reads its loaded documents from the store
+ *   again. The same happens when an instance times out (it may have died cut off from Redis).
  *
  * The store is the truth; Redis only carries what is in flight. Nothing is kept in Redis.
  */
@@ -38,6 +41,8 @@ export interface LoadedRooms {
   names (): string[]
   /** Reads a loaded document from the store again and applies what the room lacks. */
   refreshFromStore (name: string): Promise<void>
+  /** A document being unloaded here (writing its last updates), which can still answer syncs. */
+  unloadingRoom (name: string): Room | undefined
 }
 
 export interface RedisHealth {
@@ -77,6 +82,10 @@ export class RedisCluster implements Cluster {
   private lastOwnHeartbeatAt = 0
   private closed = false
   private badMessages = 0
+  /** A pass reading every loaded document from the store again is running / is wanted after it. */
+  private refreshing = false
+  private refreshAgain = false
+  private resubscribeTimer: NodeJS.Timeout | null = null
 
   constructor (private readonly options: RedisClusterOptions, private readonly log: Logger) {
     this.docPrefix = `${options.prefix}doc:`
@@ -171,7 +180,11 @@ export class RedisCluster implements Cluster {
     const early = this.loading.get(room.name)
     this.loading.delete(room.name)
     const loaded = this.rooms?.get(room.name)
-    if (early !== undefined && loaded !== undefined) for (const message of early) this.handleSafely(loaded, message)
+    if (early !== undefined && loaded !== undefined && early.length > 0) {
+      for (const message of early) this.handleSafely(loaded, message)
+      // A sender that went while the store was read: its peerGone passed this room by.
+      for (const from of new Set(early.map((m) => m.from))) if (!this.peers.has(from)) loaded.peerGone(from)
+    }
     this.requestSync(room)
   }
 
@@ -205,6 +218,7 @@ export class RedisCluster implements Cluster {
     if (this.closed) return
     this.closed = true
     if (this.heartbeatTimer !== null) clearInterval(this.heartbeatTimer)
+    if (this.resubscribeTimer !== null) clearTimeout(this.resubscribeTimer)
     if (this.pub.status === 'ready') {
       try {
         await this.pub.publish(this.instancesChannel, this.encoder.encode(MessageType.bye))
@@ -245,7 +259,7 @@ export class RedisCluster implements Cluster {
     this.lastHeartbeatAt = now
     if (late) return
     for (const [id, seen] of this.peers) {
-      if (now - seen > this.options.peerTimeoutMs) this.peerGone(id, 'not heard from within REDIS_PEER_TIMEOUT_MS')
+      if (now - seen > this.options.peerTimeoutMs) this.peerGone(id, 'not heard from within REDIS_PEER_TIMEOUT_MS', true)
     }
     if (this.synced && now - this.lastOwnHeartbeatAt > this.options.peerTimeoutMs) {
       // Our own heartbeats stopped coming back on a connection that looks fine (a Redis that
@@ -260,10 +274,49 @@ export class RedisCluster implements Cluster {
     }
   }
 
-  private peerGone (id: string, why: string): void {
+  /** With `silently`, the instance may have been cut off from Redis while it wrote edits. */
+  private peerGone (id: string, why: string, silently = false): void {
     if (!this.peers.delete(id)) return
     this.log.info({ peer: id, why }, 'instance gone; writing its unconfirmed updates and removing its clients\' presence')
     this.forEachRoom((room) => room.peerGone(id))
+    if (silently) this.refreshAllFromStore('another instance timed out')
+  }
+
+  /** Another instance was cut off from Redis and is back: what it wrote meanwhile is only in the store. */
+  private peerRejoined (id: string): void {
+    this.log.info({ peer: id }, 'instance back after losing Redis; reading loaded documents from the store again')
+    // Its confirmations of the outage are lost: write what it may never confirm (a duplicate
+    // row at worst), so nothing stays held here.
+    this.forEachRoom((room) => room.writeUnconfirmed(id))
+    this.refreshAllFromStore('another instance rejoined')
+  }
+
+  /**
+   * Reads every loaded document from the store again, one at a time; one pass at a time, with
+   * one more if asked for meanwhile (it must start after the request to see what it was for).
+   */
+  private refreshAllFromStore (why: string): void {
+    if (this.refreshing) {
+      this.refreshAgain = true
+      return
+    }
+    const rooms = this.rooms
+    if (rooms === null) return
+    this.refreshing = true
+    void (async () => {
+      do {
+        this.refreshAgain = false
+        for (const name of rooms.names()) {
+          if (this.closed) break
+          try {
+            await rooms.refreshFromStore(name)
+          } catch (err) {
+            this.log.warn({ err, document: name, why }, 'reading a document from the store again failed; its clients get the missing edits when it reloads')
+          }
+        }
+      } while (this.refreshAgain && !this.closed)
+      this.refreshing = false
+    })()
   }
 
   /** Runs `fn` for every loaded room; one room's failure does not keep the others from theirs. */
@@ -286,7 +339,16 @@ export class RedisCluster implements Cluster {
     try {
       await this.sub.subscribe(this.instancesChannel, this.ownChannel, ...this.channels.values())
     } catch (err) {
-      this.log.warn({ err }, 'subscribing to Redis channels failed; retrying on the next reconnect')
+      // The connection may well stay up (a timeout, an ACL refusal): reconnect on purpose, so
+      // the instance is not left connected but deaf.
+      this.log.warn({ err }, 'subscribing to Redis channels failed; reconnecting in 2 s')
+      if (this.resubscribeTimer === null && !this.closed) {
+        this.resubscribeTimer = setTimeout(() => {
+          this.resubscribeTimer = null
+          if (!this.closed) this.sub.disconnect(true)
+        }, 2000)
+        this.resubscribeTimer.unref()
+      }
       return
     }
     this.subscriptionsReady = true
@@ -313,21 +375,15 @@ export class RedisCluster implements Cluster {
     this.forEachRoom((room) => this.requestSync(room))
     if (!this.recovering) return
     this.recovering = false
-    // Confirmations published during the outage are lost: write what is held. And an instance
-    // that wrote edits meanwhile may have unloaded the document since, so nobody answers the
-    // sync for them: read every loaded document from the store again (one at a time).
-    this.forEachRoom((room) => room.writeUnconfirmed())
-    const rooms = this.rooms
-    if (rooms === null) return
-    void (async () => {
-      for (const name of rooms.names()) {
-        try {
-          await rooms.refreshFromStore(name)
-        } catch (err) {
-          this.log.warn({ err, document: name }, 'reading a document again after the Redis outage failed; its clients get the missing edits when it reloads')
-        }
-      }
-    })()
+    // The others' edits of the outage may be only in the store (they may have let the document
+    // go since), and ours only in the store for them: say so, and read ours again.
+    this.publish(this.instancesChannel, this.encoder.encode(MessageType.rejoined))
+    // Confirmations published during the outage are lost both ways: ours again, theirs written.
+    this.forEachRoom((room) => {
+      room.republishCommitted()
+      room.writeUnconfirmed()
+    })
+    this.refreshAllFromStore('Redis connection back')
   }
 
   private connectionUp (): void {
@@ -360,8 +416,12 @@ export class RedisCluster implements Cluster {
       return
     }
     if (channel === this.instancesChannel) {
-      if (message.type === MessageType.bye) this.peerGone(message.from, 'said goodbye')
-      else this.peers.set(message.from, Date.now())
+      if (message.type === MessageType.bye) {
+        this.peerGone(message.from, 'said goodbye')
+        return
+      }
+      this.peers.set(message.from, Date.now())
+      if (message.type === MessageType.rejoined) this.peerRejoined(message.from)
       return
     }
     if (!this.peers.has(message.from)) this.peers.set(message.from, Date.now())
@@ -370,8 +430,19 @@ export class RedisCluster implements Cluster {
     const name = message.type === MessageType.syncReply ? message.document : channel.startsWith(this.docPrefix) ? channel.slice(this.docPrefix.length) : null
     const room = name === null ? undefined : rooms.get(name)
     if (room === undefined) {
+      if (name === null) return
+      // Being unloaded: its last updates may not be in the store yet, so it still answers.
+      const draining = message.type === MessageType.syncRequest ? rooms.unloadingRoom(name) : undefined
+      if (draining !== undefined && message.type === MessageType.syncRequest) {
+        try {
+          this.answerSync(draining, message.from, message.stateVector, false)
+        } catch (err) {
+          this.log.warn({ err, document: name, peer: message.from }, 'could not answer another instance\'s sync request')
+        }
+        return
+      }
       // Being loaded: keep it for attach(). Otherwise not loaded here (any more): nothing to do.
-      const early = name === null ? undefined : this.loading.get(name)
+      const early = this.loading.get(name)
       if (early !== undefined && early.length < MAX_MESSAGES_WHILE_LOADING) early.push(message)
       return
     }
@@ -403,8 +474,7 @@ export class RedisCluster implements Cluster {
         break
       // The document first, presence last: bad presence must not cost the sync.
       case MessageType.syncRequest: {
-        const reply = this.encoder.encode(MessageType.syncReply, room.name, room.diff(message.stateVector), room.stateVector(), room.localAwareness() ?? NONE)
-        this.publish(this.instanceChannel(message.from), reply)
+        this.answerSync(room, message.from, message.stateVector, true)
         if (message.awareness.length > 0) room.applyPeerAwareness(message.from, message.awareness)
         break
       }
@@ -420,5 +490,16 @@ export class RedisCluster implements Cluster {
         break
       }
     }
+  }
+
+  /**
+   * Sends `to` what it lacks of `room`. With `wantsMissing`, also our state vector (so it sends
+   * back what we lack) and our clients' presence; a room being unloaded wants neither.
+   */
+  private answerSync (room: Room, to: string, stateVector: Uint8Array, wantsMissing: boolean): void {
+    const reply = wantsMissing
+      ? this.encoder.encode(MessageType.syncReply, room.name, room.diff(stateVector), room.stateVector(), room.localAwareness() ?? NONE)
+      : this.encoder.encode(MessageType.syncReply, room.name, room.diff(stateVector), NONE, NONE)
+    this.publish(this.instanceChannel(to), reply)
   }
 }

@@ -10,6 +10,7 @@ export class Balancer {
   private readonly sockets = new Set<net.Socket>()
   private readonly pairs = new Set<[net.Socket, net.Socket]>()
   private next = 0
+  private refusing = false
   port = 0
 
   constructor (private readonly backends: number[]) {}
@@ -24,6 +25,10 @@ export class Balancer {
 
   async start (): Promise<void> {
     this.server = net.createServer((client) => {
+      if (this.refusing) {
+        client.destroy()
+        return
+      }
       client.pause()
       this.track(client)
       this.connect(client, 0)
@@ -76,6 +81,16 @@ export class Balancer {
       upstream.pause()
     }
     this.pairs.clear()
+  }
+
+  /** Closes every connection and refuses new ones until restore(): the backends are unreachable. */
+  cut (): void {
+    this.refusing = true
+    for (const s of this.sockets) s.destroy()
+  }
+
+  restore (): void {
+    this.refusing = false
   }
 
   async stop (): Promise<void> {

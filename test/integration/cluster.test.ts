@@ -9,6 +9,7 @@ import * as Y from 'yjs'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { PostgresStore, type Config, type DocumentStore } from '../../dist/index.js'
 import { Balancer } from '../helpers/balancer.js'
+import { GatedStore } from '../helpers/gated-store.js'
 import { destroyClients, hocus, synced, text, yws } from '../helpers/clients.js'
 import { editor, type Editor } from '../helpers/editors.js'
 import { freshSchema, type Schema } from '../helpers/postgres.js'
@@ -220,7 +221,6 @@ describe('Redis restarted mid-test', () => {
     // Long enough for the instances to take each other as gone (REDIS_PEER_TIMEOUT_MS 1500),
     // and for the two Redis connections of each to be retrying on different schedules.
     await sleep(2500)
-    expect(text(b1.doc)).not.toContain('a-during.')
 
     await redis.start()
     await waitFor(() => [a1, a2, b1].every((cl) => text(cl.doc).includes('a-during.') && text(cl.doc).includes('b-during.')), 'every client to have both sides\' edits after Redis is back', 20_000)
@@ -256,6 +256,81 @@ describe('edits made while Redis was away, by an instance that has since let the
     await redis.start()
     await waitFor(() => text(onB.doc) === 'before. during.', 'b\'s client to get the edit a made and let go of', 20_000)
   }, 40_000)
+})
+
+describe('an instance cut off from Redis while the others are not', () => {
+  /** `a` reaches Redis through a proxy the test cuts; `b` directly. Both have `doc` open and in sync. */
+  async function oneSided (doc: string): Promise<{ a: TestServer, b: TestServer, proxy: Balancer, onA: ReturnType<typeof hocus>, onB: ReturnType<typeof yws> }> {
+    const proxy = new Balancer([6379])
+    await proxy.start()
+    cleanups.push(async () => { await proxy.stop() })
+    const prefix = freshPrefix()
+    const [a] = await instances(1, proxy.redisUrl, prefix, { documentUnloadDelayMs: 50 })
+    const [b] = await instances(1, SHARED_REDIS_URL, prefix)
+    const onA = hocus(a!.url, doc)
+    const onB = yws(b!.url, doc)
+    await synced(onA.provider)
+    await synced(onB.provider)
+    onA.doc.getText('t').insert(0, 'before. ')
+    await waitFor(() => text(onB.doc) === 'before. ', 'b to get the first edit')
+    return { a: a!, b: b!, proxy, onA, onB }
+  }
+
+  /** While a is cut off (and b has taken it as gone), a's client edits, is acknowledged, and leaves; a lets the document go. */
+  async function editAndLeaveWhileCut ({ a, b, proxy, onA }: Awaited<ReturnType<typeof oneSided>>, doc: string): Promise<void> {
+    proxy.cut()
+    await waitFor(async () => (await health(a)).body.status === 'degraded', 'a to notice Redis is gone')
+    await waitFor(() => b.logs.some((l) => String(l.msg).startsWith('instance gone')), 'b to take a as gone')
+    expect((await health(b)).body.status).toBe('healthy') // b never lost Redis
+    onA.doc.getText('t').insert(8, 'during.')
+    await waitFor(() => onA.provider.unsyncedChanges === 0, 'the edit made while cut off to be stored')
+    onA.provider.destroy()
+    await waitFor(() => a.server.registry.get(doc) === undefined && a.server.registry.internals().unloading === 0, 'a to unload the document')
+  }
+
+  it('says so when it is back, and the others read what it wrote meanwhile from the store', async () => {
+    const setup = await oneSided('one-sided')
+    await editAndLeaveWhileCut(setup, 'one-sided')
+    expect(text(setup.onB.doc)).toBe('before. ')
+    setup.proxy.restore()
+    await waitFor(() => text(setup.onB.doc) === 'before. during.', 'b\'s client to get the edit a made cut off and let go of', 15_000)
+    expect(setup.b.logs.some((l) => l.msg === 'instance back after losing Redis; reading loaded documents from the store again')).toBe(true)
+  }, 40_000)
+
+  it('when it never comes back, the others read what it may have written from the store once it times out', async () => {
+    const setup = await oneSided('never-back')
+    setup.proxy.cut()
+    await waitFor(async () => (await health(setup.a)).body.status === 'degraded', 'a to notice Redis is gone')
+    setup.onA.doc.getText('t').insert(8, 'last words.')
+    await waitFor(() => setup.onA.provider.unsyncedChanges === 0, 'the edit made while cut off to be stored')
+    // a goes for good, its goodbye lost with its connection: b only has the timeout to go by.
+    await setup.a.close()
+    await waitFor(() => text(setup.onB.doc) === 'before. last words.', 'b\'s client to get the edit of an instance that died cut off', 15_000)
+  }, 40_000)
+})
+
+describe('a document another instance is unloading', () => {
+  it('still answers the sync request of an instance that loads it meanwhile, with what is not stored yet', async () => {
+    const prefix = freshPrefix()
+    const gated = new GatedStore(new PostgresStore({ url: databaseUrl, poolSize: 3, migrate: true }))
+    const a = await startServer({ store: gated, env: { REDIS_URL: SHARED_REDIS_URL, REDIS_PREFIX: prefix }, config: { documentUnloadDelayMs: 20 } })
+    servers.push(a)
+    cleanups.push(async () => { gated.release() })
+    const [b] = await instances(1, SHARED_REDIS_URL, prefix)
+    const onA = hocus(a.url, 'draining')
+    await synced(onA.provider)
+    gated.hold() // a's writes wait: its room cannot finish unloading
+    onA.doc.getText('t').insert(0, 'not stored yet')
+    await waitFor(() => gated.appendCalls.length > 0, 'a to try to write the edit')
+    onA.provider.destroy()
+    await waitFor(() => a.server.registry.get('draining') === undefined && a.server.registry.internals().draining === 1, 'a to be unloading the document')
+    const onB = yws(b!.url, 'draining') // b loads it from the store, which lacks the edit
+    await synced(onB.provider)
+    await waitFor(() => text(onB.doc) === 'not stored yet', 'b\'s client to get the edit from a\'s unloading room')
+    gated.release()
+    await waitFor(() => a.server.registry.internals().draining === 0, 'a to finish unloading')
+    expect(await storedText('draining')).toBe('not stored yet')
+  }, 30_000)
 })
 
 describe('a Redis connection that goes silent without closing', () => {

@@ -31,6 +31,7 @@ describe('instance messages', () => {
     expect(decode(enc.encode(MessageType.syncReply, 'a/doc ✓', bytes(0, 0), NONE, bytes(7)))).toEqual({ type: MessageType.syncReply, from: 'inst-1', document: 'a/doc ✓', update: bytes(0, 0), stateVector: NONE, awareness: bytes(7) })
     expect(decode(enc.encode(MessageType.stateless, '{"saved":true}'))).toEqual({ type: MessageType.stateless, from: 'inst-1', payload: '{"saved":true}' })
     expect(decode(enc.encode(MessageType.bye))).toEqual({ type: MessageType.bye, from: 'inst-1' })
+    expect(decode(enc.encode(MessageType.rejoined))).toEqual({ type: MessageType.rejoined, from: 'inst-1' })
   })
 
   it('gives a ProtocolError, and only that, for anything malformed', () => {
