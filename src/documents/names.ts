@@ -18,16 +18,3 @@ export function documentNameProblem (name: string): string | null {
   if (CONTROL.test(name)) return 'document name contains control characters'
   return null
 }
-
-/** Longest accepted user id: ids are stored with every update and in grants. */
-export const MAX_USER_ID_LENGTH = 512
-
-/**
- * @returns why a user id from a credential is refused, or null when it is acceptable. The same
- * rule as for names: a NUL would make every write of a PostgreSQL batch that carries it fail.
- */
-export function userIdProblem (userId: string): string | null {
-  if (userId.length > MAX_USER_ID_LENGTH) return `user id is longer than ${MAX_USER_ID_LENGTH} characters`
-  if (CONTROL.test(userId)) return 'user id contains control characters'
-  return null
-}

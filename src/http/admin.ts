@@ -11,6 +11,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { userIdProblem } from '../auth/user-id.js'
 import type { Logger } from '../log.js'
 import type { DocumentStore, GrantRole } from '../storage/types.js'
 import { sendJson, type HttpRoute } from './routes.js'
@@ -90,6 +91,8 @@ export function adminRoutes (adminToken: string, store: DocumentStore, log: Logg
         const document = typeof body?.document === 'string' ? body.document : null
         if (badDocument(res, document)) return
         if (typeof body.user !== 'string' || body.user === '') return sendJson(res, 400, { error: 'user is required' })
+        const badUser = userIdProblem(body.user)
+        if (badUser !== null) return sendJson(res, 400, { error: badUser })
         if (typeof body.role !== 'string' || !ROLES.has(body.role)) return sendJson(res, 400, { error: 'role must be owner, admin, editor or viewer' })
         await store.grant(document!, body.user, body.role as GrantRole)
         log.info({ document, userId: body.user, role: body.role }, 'access granted')

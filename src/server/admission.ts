@@ -4,7 +4,8 @@
  * before the document is loaded, so a refused client never causes a storage read.
  */
 import type { Credentials, Principal } from '../auth/types.js'
-import { documentNameProblem, userIdProblem } from '../documents/names.js'
+import { userIdProblem } from '../auth/user-id.js'
+import { documentNameProblem } from '../documents/names.js'
 import type { Config } from '../config.js'
 import { CloseCode, type CloseCodeValue } from '../errors.js'
 import type { ServerContext } from './context.js'

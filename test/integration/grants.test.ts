@@ -112,6 +112,7 @@ describe('managing grants', () => {
     expect(await accessOf(s, 'team/plan', 'bob', 'editor')).toBe('denied')
     expect((await api('PUT', '', { document: 'team/plan', user: 'bob', role: 'superuser' })).status).toBe(400)
     expect((await api('PUT', '', { document: 'bad\u0000name', user: 'bob', role: 'viewer' })).status).toBe(400)
+    expect((await api('PUT', '', { document: 'team/plan', user: 'bo\u0000b', role: 'viewer' })).status).toBe(400)
     expect((await api('GET', '?document=x', undefined, 'wrong-token')).status).toBe(401)
     expect(JSON.stringify(s.logs)).not.toContain(ADMIN)
   })
