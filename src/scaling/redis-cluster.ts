@@ -306,14 +306,18 @@ export class RedisCluster implements Cluster {
     void (async () => {
       do {
         this.refreshAgain = false
+        // One warning a pass, not one per document (a store that is down fails them all).
+        let failed = 0
+        let firstError: unknown = null
         for (const name of rooms.names()) {
           if (this.closed) break
           try {
             await rooms.refreshFromStore(name)
           } catch (err) {
-            this.log.warn({ err, document: name, why }, 'reading a document from the store again failed; its clients get the missing edits when it reloads')
+            if (failed++ === 0) firstError = err
           }
         }
+        if (failed > 0) this.log.warn({ err: firstError, documents: failed, why }, 'reading documents from the store again failed; their clients get the missing edits when they reload')
       } while (this.refreshAgain && !this.closed)
       this.refreshing = false
     })()
