@@ -72,6 +72,12 @@ export class Registry extends EventEmitter<RegistryEvents> implements RoomHost {
     return this.draining.get(name)
   }
 
+  /** Resolves once the documents being unloaded now are written and gone; null when there are none. */
+  unloadsSettled (): Promise<void> | null {
+    if (this.unloading.size === 0) return null
+    return Promise.allSettled([...this.unloading.values()]).then(() => {})
+  }
+
   /** Names of loaded documents (a copy). */
   names (): string[] {
     return [...this.rooms.keys()]

@@ -43,6 +43,8 @@ export interface LoadedRooms {
   refreshFromStore (name: string): Promise<void>
   /** A document being unloaded here (writing its last updates), which can still answer syncs. */
   unloadingRoom (name: string): Room | undefined
+  /** Resolves once the documents being unloaded now are written and gone; null when there are none. */
+  unloadsSettled (): Promise<void> | null
 }
 
 export interface RedisHealth {
@@ -85,7 +87,11 @@ export class RedisCluster implements Cluster {
   /** A pass reading every loaded document from the store again is running / is wanted after it. */
   private refreshing = false
   private refreshAgain = false
+  /** A reconnect of the subscriber after a subscription failed on a connection that stayed up. */
   private resubscribeTimer: NodeJS.Timeout | null = null
+  private resubscribeFailures = 0
+  /** Documents loading while a store re-read pass was asked for: re-read once they are loaded. */
+  private readonly refreshOnAttach = new Set<string>()
 
   constructor (private readonly options: RedisClusterOptions, private readonly log: Logger) {
     this.docPrefix = `${options.prefix}doc:`
@@ -111,7 +117,11 @@ export class RedisCluster implements Cluster {
       conn.on('error', (err: Error) => this.connectionDown(role, err))
       conn.on('close', () => this.connectionDown(role, null))
     }
-    this.sub.on('close', () => { this.subscriptionsReady = false })
+    this.sub.on('close', () => {
+      this.subscriptionsReady = false
+      // Reconnecting anyway: a pending forced reconnect would only cut the next good connection.
+      this.cancelResubscribe()
+    })
     // The two connections come back independently; the sync needs both (it publishes requests
     // and hears answers), so whichever is back last starts it.
     this.pub.on('ready', () => this.rejoinSafely())
@@ -169,8 +179,10 @@ export class RedisCluster implements Cluster {
     if (this.sub.status !== 'ready') return // subscribeAll() takes it when Redis is back
     try {
       await this.sub.subscribe(channel)
-    } catch {
-      // Lost the connection meanwhile: subscribeAll() takes it on reconnect.
+    } catch (err) {
+      // Lost the connection meanwhile: subscribeAll() takes it on reconnect. On a connection
+      // that stayed up (a timeout), reconnect on purpose, or this document would stay deaf.
+      this.subscribeFailed(err)
     }
   }
 
@@ -180,6 +192,13 @@ export class RedisCluster implements Cluster {
     const early = this.loading.get(room.name)
     this.loading.delete(room.name)
     const loaded = this.rooms?.get(room.name)
+    if (this.refreshOnAttach.delete(room.name) && this.rooms !== null) {
+      // A re-read of every document was asked for while this one loaded: its store read may
+      // have come before what the re-read was for.
+      this.rooms.refreshFromStore(room.name).catch((err: unknown) => {
+        this.log.warn({ err, document: room.name }, 'reading a document from the store again failed; its clients get the missing edits when it reloads')
+      })
+    }
     if (early !== undefined && loaded !== undefined && early.length > 0) {
       for (const message of early) this.handleSafely(loaded, message)
       // A sender that went while the store was read: its peerGone passed this room by.
@@ -190,6 +209,7 @@ export class RedisCluster implements Cluster {
 
   close (name: string): void {
     this.loading.delete(name)
+    this.refreshOnAttach.delete(name)
     const channel = this.channels.get(name)
     if (channel === undefined) return
     this.channels.delete(name)
@@ -218,7 +238,7 @@ export class RedisCluster implements Cluster {
     if (this.closed) return
     this.closed = true
     if (this.heartbeatTimer !== null) clearInterval(this.heartbeatTimer)
-    if (this.resubscribeTimer !== null) clearTimeout(this.resubscribeTimer)
+    this.cancelResubscribe()
     if (this.pub.status === 'ready') {
       try {
         await this.pub.publish(this.instancesChannel, this.encoder.encode(MessageType.bye))
@@ -292,10 +312,12 @@ export class RedisCluster implements Cluster {
   }
 
   /**
-   * Reads every loaded document from the store again, one at a time; one pass at a time, with
-   * one more if asked for meanwhile (it must start after the request to see what it was for).
+   * Reads every loaded document from the store again, one at a time (and each one still loading
+   * once it is loaded); one pass at a time, with one more if asked for meanwhile (it must start
+   * after the request to see what it was for).
    */
   private refreshAllFromStore (why: string): void {
+    for (const name of this.loading.keys()) this.refreshOnAttach.add(name)
     if (this.refreshing) {
       this.refreshAgain = true
       return
@@ -303,24 +325,27 @@ export class RedisCluster implements Cluster {
     const rooms = this.rooms
     if (rooms === null) return
     this.refreshing = true
-    void (async () => {
-      do {
-        this.refreshAgain = false
-        // One warning a pass, not one per document (a store that is down fails them all).
-        let failed = 0
-        let firstError: unknown = null
-        for (const name of rooms.names()) {
-          if (this.closed) break
-          try {
-            await rooms.refreshFromStore(name)
-          } catch (err) {
-            if (failed++ === 0) firstError = err
-          }
+    this.refreshPasses(rooms, why)
+      .catch((err: unknown) => this.log.error({ err, why }, 'reading documents from the store again failed'))
+      .finally(() => { this.refreshing = false })
+  }
+
+  private async refreshPasses (rooms: LoadedRooms, why: string): Promise<void> {
+    do {
+      this.refreshAgain = false
+      // One warning a pass, not one per document (a store that is down fails them all).
+      let failed = 0
+      let firstError: unknown = null
+      for (const name of rooms.names()) {
+        if (this.closed) break
+        try {
+          await rooms.refreshFromStore(name)
+        } catch (err) {
+          if (failed++ === 0) firstError = err
         }
-        if (failed > 0) this.log.warn({ err: firstError, documents: failed, why }, 'reading documents from the store again failed; their clients get the missing edits when they reload')
-      } while (this.refreshAgain && !this.closed)
-      this.refreshing = false
-    })()
+      }
+      if (failed > 0) this.log.warn({ err: firstError, documents: failed, why }, 'reading documents from the store again failed; their clients get the missing edits when they reload')
+    } while (this.refreshAgain && !this.closed)
   }
 
   /** Runs `fn` for every loaded room; one room's failure does not keep the others from theirs. */
@@ -343,20 +368,33 @@ export class RedisCluster implements Cluster {
     try {
       await this.sub.subscribe(this.instancesChannel, this.ownChannel, ...this.channels.values())
     } catch (err) {
-      // The connection may well stay up (a timeout, an ACL refusal): reconnect on purpose, so
-      // the instance is not left connected but deaf.
-      this.log.warn({ err }, 'subscribing to Redis channels failed; reconnecting in 2 s')
-      if (this.resubscribeTimer === null && !this.closed) {
-        this.resubscribeTimer = setTimeout(() => {
-          this.resubscribeTimer = null
-          if (!this.closed) this.sub.disconnect(true)
-        }, 2000)
-        this.resubscribeTimer.unref()
-      }
+      this.subscribeFailed(err)
       return
     }
+    this.resubscribeFailures = 0
     this.subscriptionsReady = true
     this.rejoinSafely()
+  }
+
+  /**
+   * A SUBSCRIBE failed. If the connection dropped, its reconnect subscribes again anyway; if it
+   * stayed up (a command timeout, an ACL refusal), reconnect on purpose, with a growing delay,
+   * so the instance is not left connected but deaf.
+   */
+  private subscribeFailed (err: unknown): void {
+    if (this.closed || this.sub.status !== 'ready' || this.resubscribeTimer !== null) return
+    const delayMs = Math.min(1000 * 2 ** this.resubscribeFailures++, 30_000)
+    this.log.warn({ err, retryInMs: delayMs }, 'subscribing to Redis channels failed; reconnecting')
+    this.resubscribeTimer = setTimeout(() => {
+      this.resubscribeTimer = null
+      if (!this.closed && this.sub.status === 'ready') this.sub.disconnect(true)
+    }, delayMs)
+    this.resubscribeTimer.unref()
+  }
+
+  private cancelResubscribe (): void {
+    if (this.resubscribeTimer !== null) clearTimeout(this.resubscribeTimer)
+    this.resubscribeTimer = null
   }
 
   private rejoinSafely (): void {
@@ -382,6 +420,11 @@ export class RedisCluster implements Cluster {
     // The others' edits of the outage may be only in the store (they may have let the document
     // go since), and ours only in the store for them: say so, and read ours again.
     this.publish(this.instancesChannel, this.encoder.encode(MessageType.rejoined))
+    // Documents being unloaded may still be writing edits of the outage: once they are in the
+    // store, say it again, so the others' re-read finds them.
+    void this.rooms?.unloadsSettled()?.then(() => {
+      if (this.synced) this.publish(this.instancesChannel, this.encoder.encode(MessageType.rejoined))
+    })
     // Confirmations published during the outage are lost both ways: ours again, theirs written.
     this.forEachRoom((room) => {
       room.republishCommitted()

@@ -260,13 +260,13 @@ describe('edits made while Redis was away, by an instance that has since let the
 
 describe('an instance cut off from Redis while the others are not', () => {
   /** `a` reaches Redis through a proxy the test cuts; `b` directly. Both have `doc` open and in sync. */
-  async function oneSided (doc: string): Promise<{ a: TestServer, b: TestServer, proxy: Balancer, onA: ReturnType<typeof hocus>, onB: ReturnType<typeof yws> }> {
+  async function oneSided (doc: string, peerTimeoutMs = 1500): Promise<{ a: TestServer, b: TestServer, proxy: Balancer, onA: ReturnType<typeof hocus>, onB: ReturnType<typeof yws> }> {
     const proxy = new Balancer([6379])
     await proxy.start()
     cleanups.push(async () => { await proxy.stop() })
     const prefix = freshPrefix()
-    const [a] = await instances(1, proxy.redisUrl, prefix, { documentUnloadDelayMs: 50 })
-    const [b] = await instances(1, SHARED_REDIS_URL, prefix)
+    const [a] = await instances(1, proxy.redisUrl, prefix, { documentUnloadDelayMs: 50 }, peerTimeoutMs)
+    const [b] = await instances(1, SHARED_REDIS_URL, prefix, {}, peerTimeoutMs)
     const onA = hocus(a!.url, doc)
     const onB = yws(b!.url, doc)
     await synced(onA.provider)
@@ -298,7 +298,8 @@ describe('an instance cut off from Redis while the others are not', () => {
   }, 40_000)
 
   it('when it never comes back, the others read what it may have written from the store once it times out', async () => {
-    const setup = await oneSided('never-back')
+    // A long timeout, so the edit is stored well before b takes a as gone and reads the store.
+    const setup = await oneSided('never-back', 4000)
     setup.proxy.cut()
     await waitFor(async () => (await health(setup.a)).body.status === 'degraded', 'a to notice Redis is gone')
     setup.onA.doc.getText('t').insert(8, 'last words.')
@@ -330,6 +331,27 @@ describe('a document another instance is unloading', () => {
     gated.release()
     await waitFor(() => a.server.registry.internals().draining === 0, 'a to finish unloading')
     expect(await storedText('draining')).toBe('not stored yet')
+  }, 30_000)
+})
+
+describe('a subscription Redis refuses on a connection that stays up', () => {
+  it('is tried again by reconnecting, and the instance joins the others once Redis allows it', async () => {
+    const redis = await privateRedis()
+    const admin = new Redis(redis.url)
+    cleanups.push(async () => { admin.disconnect() })
+    // An operator's mistake: a user that may publish and run commands, but on no channel.
+    await admin.call('ACL', 'SETUSER', 'collabd', 'on', '>a-long-test-password', '~*', 'resetchannels', '+@all')
+    const prefix = freshPrefix()
+    const [a] = await instances(1, redis.url.replace('redis://', 'redis://collabd:a-long-test-password@'), prefix)
+    const [b] = await instances(1, redis.url, prefix)
+    const onA = yws(a!.url, 'acl') // the document's channel is refused too
+    const onB = yws(b!.url, 'acl')
+    await synced(onA.provider)
+    await synced(onB.provider)
+    await waitFor(() => a!.logs.some((l) => String(l.msg).startsWith('subscribing to Redis channels failed')), 'a to be refused its subscriptions')
+    await admin.call('ACL', 'SETUSER', 'collabd', 'allchannels')
+    onB.doc.getText('t').insert(0, 'heard by a')
+    await waitFor(() => text(onA.doc) === 'heard by a', 'a, subscribed after its reconnect, to relay b\'s edit', 15_000)
   }, 30_000)
 })
 
