@@ -480,12 +480,8 @@ export class RedisCluster implements Cluster {
       if (name === null) return
       // Being unloaded: its last updates may not be in the store yet, so it still answers.
       const draining = message.type === MessageType.syncRequest ? rooms.unloadingRoom(name) : undefined
-      if (draining !== undefined && message.type === MessageType.syncRequest) {
-        try {
-          this.answerSync(draining, message.from, message.stateVector, false)
-        } catch (err) {
-          this.log.warn({ err, document: name, peer: message.from }, 'could not answer another instance\'s sync request')
-        }
+      if (draining !== undefined) {
+        this.handleSafely(draining, message, false)
         return
       }
       // Being loaded: keep it for attach(). Otherwise not loaded here (any more): nothing to do.
@@ -496,16 +492,17 @@ export class RedisCluster implements Cluster {
     this.handleSafely(room, message)
   }
 
-  private handleSafely (room: Room, message: PeerMessage): void {
+  /** `live`: a loaded room, not one being unloaded (which only answers sync requests, plainly). */
+  private handleSafely (room: Room, message: PeerMessage, live = true): void {
     if (room.failed) return
     try {
-      this.handle(room, message)
+      this.handle(room, message, live)
     } catch (err) {
       this.log.warn({ err, document: room.name, peer: message.from, type: message.type }, 'could not apply a message from another instance')
     }
   }
 
-  private handle (room: Room, message: PeerMessage): void {
+  private handle (room: Room, message: PeerMessage, live: boolean): void {
     switch (message.type) {
       case MessageType.update:
         room.applyPeerUpdate(message.from, message.epoch, message.seq, message.update)
@@ -521,8 +518,11 @@ export class RedisCluster implements Cluster {
         break
       // The document first, presence last: bad presence must not cost the sync.
       case MessageType.syncRequest: {
-        this.answerSync(room, message.from, message.stateVector, true)
-        if (message.awareness.length > 0) room.applyPeerAwareness(message.from, message.awareness)
+        // Our state vector lets the asker send back what we lack, and our clients' presence
+        // goes along; a room being unloaded wants neither.
+        const reply = this.encoder.encode(MessageType.syncReply, room.name, room.diff(message.stateVector), live ? room.stateVector() : NONE, live ? room.localAwareness() ?? NONE : NONE)
+        this.publish(this.instanceChannel(message.from), reply)
+        if (live && message.awareness.length > 0) room.applyPeerAwareness(message.from, message.awareness)
         break
       }
       case MessageType.syncReply: {
@@ -537,16 +537,5 @@ export class RedisCluster implements Cluster {
         break
       }
     }
-  }
-
-  /**
-   * Sends `to` what it lacks of `room`. With `wantsMissing`, also our state vector (so it sends
-   * back what we lack) and our clients' presence; a room being unloaded wants neither.
-   */
-  private answerSync (room: Room, to: string, stateVector: Uint8Array, wantsMissing: boolean): void {
-    const reply = wantsMissing
-      ? this.encoder.encode(MessageType.syncReply, room.name, room.diff(stateVector), room.stateVector(), room.localAwareness() ?? NONE)
-      : this.encoder.encode(MessageType.syncReply, room.name, room.diff(stateVector), NONE, NONE)
-    this.publish(this.instanceChannel(to), reply)
   }
 }
