@@ -66,6 +66,29 @@ export class ProtocolError extends CollabdError {
   }
 }
 
+/** What a LimitError is about: its code is `ERR_LIMIT_<name>`. */
+export type LimitName =
+  | 'ADDRESS_LENGTH'
+  | 'DOCUMENTS_PER_CONNECTION'
+  | 'MESSAGES_BEFORE_AUTH'
+  | 'AWARENESS_CLIENTS'
+  | 'PENDING_WRITES'
+
+/**
+ * A client went past one of collabd's limits. Not malformed input: its own code family
+ * (`ERR_LIMIT_...`), so logs and metrics tell abuse and misconfiguration apart from broken
+ * clients (`ERR_MALFORMED_MESSAGE`). Ends that one connection (or document) with `closeCode`.
+ */
+export class LimitError extends CollabdError {
+  constructor (limit: LimitName, message: string, opts: { closeCode?: CloseCodeValue, publicReason: string }) {
+    super(`ERR_LIMIT_${limit}`, message, {
+      closeCode: opts.closeCode ?? CloseCode.policyViolation,
+      httpStatus: 429,
+      publicReason: opts.publicReason,
+    })
+  }
+}
+
 /** A well-formed update that Yjs refused to apply. Ends that one connection. */
 export class InvalidUpdateError extends CollabdError {
   constructor (documentName: string, cause: unknown) {

@@ -12,6 +12,9 @@ import type { Authenticator, Authorizer } from './auth/types.js'
 import { isProduction, loadConfig, type Config } from './config.js'
 import { ConfigError } from './errors.js'
 import { createLogger, type Logger } from './log.js'
+import { Durability } from './documents/durability.js'
+import { Registry } from './documents/registry.js'
+import { RedisCluster } from './scaling/redis-cluster.js'
 import { createStore } from './storage/index.js'
 import type { DocumentStore } from './storage/types.js'
 import { CollabServer } from './server/server.js'
@@ -31,7 +34,10 @@ export interface CollabdOptions {
 }
 
 /**
- * Creates a server. Nothing is opened until `listen()`, `attach()` or `start()`.
+ * Creates a server: the composition root. It builds every part from the configuration (the
+ * store, the durability queue, the cluster when REDIS_URL is set, the registry of documents,
+ * authentication) and hands them to CollabServer, which builds none of them itself. Nothing is
+ * opened until `listen()`, `attach()` or `start()`.
  * @throws {ConfigError} on invalid settings, or anonymous access in production without ALLOW_ANONYMOUS.
  */
 export function createServer (options: CollabdOptions = {}): CollabServer {
@@ -48,10 +54,22 @@ export function createServer (options: CollabdOptions = {}): CollabServer {
     log.warn('AUTHENTICATION IS OFF: anyone who can reach this server can read and write every document')
   }
   const store = options.store ?? createStore(config.storage)
+  const durability = new Durability(store, log, { maxPendingBytes: config.maxPendingWriteBytes, commitIntervalMs: config.commitIntervalMs })
+  const cluster = config.redis === null ? null : new RedisCluster(config.redis, log)
+  const registry = new Registry({ store, durability, cluster, log }, {
+    unloadDelayMs: config.documentUnloadDelayMs,
+    compactAfterUpdates: config.compactAfterUpdates,
+    compactAfterBytes: config.compactAfterBytes,
+    maxAwarenessClientsPerMember: config.maxAwarenessClientsPerConnection,
+    broadcastWindowMs: config.broadcastWindowMs,
+  })
   return new CollabServer({
     config,
     log,
     store,
+    durability,
+    registry,
+    cluster,
     authenticator,
     authorizer: options.authorizer ?? createAuthorizer(config, store),
   })

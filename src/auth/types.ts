@@ -35,8 +35,11 @@ export interface Principal {
   readonly anonymous: boolean
   /** Documents this credential may open at most; null when it does not limit them. */
   readonly scope?: DocumentScope | null
-  /** The session behind this principal (Better Auth), for re-checks. A secret: never log it. */
-  readonly session?: string | null
+  /**
+   * The Better Auth session token this principal was admitted with, for re-checks (not a
+   * Hocuspocus document session). A secret: never log it.
+   */
+  readonly authSession?: string | null
 }
 
 export type AuthResult =
@@ -52,7 +55,7 @@ export interface Authenticator {
   readonly kind: string
   authenticate (credentials: Credentials): Promise<AuthResult>
   /**
-   * Of `sessions` (Principal.session values of open connections), those that are no longer
+   * Of `sessions` (Principal.authSession values of open connections), those that are no longer
    * valid: their connections are closed. Authenticators without sessions leave it out.
    */
   revoked? (sessions: readonly string[]): Promise<ReadonlySet<string>>

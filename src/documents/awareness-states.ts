@@ -5,9 +5,9 @@
  *
  * Each state remembers the member that last set it. When a member leaves, the states it set
  * are announced as removed and forgotten, so the table only ever holds states of present
- * members, at most `maxPerMember` each (a connection normally has one).
+ * members, at most `perMember` each (a connection normally has one).
  */
-import { CloseCode, ProtocolError } from '../errors.js'
+import { LimitError } from '../errors.js'
 import { REMOVED_STATE, encodeAwarenessUpdate, type AwarenessEntry } from '../protocol/awareness.js'
 
 interface State<Owner> {
@@ -17,21 +17,53 @@ interface State<Owner> {
   owner: Owner
 }
 
+/** Client ids one owner may hold, and what a removal does (see `applyFromPeer`). */
+interface OwnerRule {
+  readonly limit: number
+  readonly forgetRemovals: boolean
+}
+
+export interface AwarenessLimits {
+  /** Client ids one member (a connection's session) may hold. */
+  readonly perMember: number
+  /** Client ids all the members of one other instance may hold together. */
+  readonly perPeer: number
+}
+
 export class AwarenessStates<Owner> {
   private readonly states = new Map<number, State<Owner>>()
   /** Client ids each member owns. */
   private readonly owned = new Map<Owner, number>()
+  private readonly memberRule: OwnerRule
+  private readonly peerRule: OwnerRule
 
-  constructor (private readonly maxPerMember: number) {}
+  constructor (limits: AwarenessLimits) {
+    this.memberRule = { limit: limits.perMember, forgetRemovals: false }
+    this.peerRule = { limit: limits.perPeer, forgetRemovals: true }
+  }
 
   /**
-   * Applies decoded entries from `owner`. With `forgetRemovals`, a removal deletes the entry
-   * instead of keeping it (with its clock) until the owner leaves: for owners that live long and
-   * see many clients come and go (other instances), whose messages arrive in order.
+   * Applies decoded entries from a member. A removal keeps the entry (with its clock) until the
+   * member leaves, so a late update with an older clock cannot bring the state back.
    * @returns whether any entry was newer than the state we had (then the update is worth relaying).
-   * @throws {ProtocolError} when `owner` would own more than `limit` client ids.
+   * @throws {LimitError} when the member would own more than `perMember` client ids.
    */
-  apply (entries: readonly AwarenessEntry[], owner: Owner, limit = this.maxPerMember, forgetRemovals = false): boolean {
+  applyFromMember (entries: readonly AwarenessEntry[], owner: Owner): boolean {
+    return this.apply(entries, owner, this.memberRule)
+  }
+
+  /**
+   * Applies decoded entries relayed by another instance. A removal deletes the entry at once: a
+   * peer lives long and sees many clients come and go, and its messages arrive in order.
+   * @returns whether any entry was newer than the state we had.
+   * @throws {LimitError} when the peer would own more than `perPeer` client ids.
+   */
+  applyFromPeer (entries: readonly AwarenessEntry[], owner: Owner): boolean {
+    return this.apply(entries, owner, this.peerRule)
+  }
+
+  private apply (entries: readonly AwarenessEntry[], owner: Owner, rule: OwnerRule): boolean {
+    const limit = rule.limit
     let changed = false
     for (const e of entries) {
       const current = this.states.get(e.clientId)
@@ -46,7 +78,7 @@ export class AwarenessStates<Owner> {
       // y-protocols' rule: a newer clock wins; at an equal clock, a removal wins over a state.
       const newer = current.clock < e.clock || (current.clock === e.clock && e.state === REMOVED_STATE && current.state !== REMOVED_STATE)
       if (!newer) continue
-      if (forgetRemovals && e.state === REMOVED_STATE) {
+      if (rule.forgetRemovals && e.state === REMOVED_STATE) {
         this.own(current.owner, -1, limit)
         this.states.delete(e.clientId)
         changed = true
@@ -107,7 +139,7 @@ export class AwarenessStates<Owner> {
   private own (owner: Owner, delta: number, limit: number): void {
     const n = (this.owned.get(owner) ?? 0) + delta
     if (n > limit) {
-      throw new ProtocolError(`more than ${limit} awareness clients on one connection`, { closeCode: CloseCode.policyViolation, publicReason: 'too many awareness clients' })
+      throw new LimitError('AWARENESS_CLIENTS', `more than ${limit} awareness clients on one connection`, { publicReason: 'too many awareness clients' })
     }
     if (n <= 0) this.owned.delete(owner)
     else this.owned.set(owner, n)

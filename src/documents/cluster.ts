@@ -1,25 +1,58 @@
 /**
- * What a room needs from the other instances serving the same documents (scaling/ implements it
- * over Redis; without REDIS_URL there is none), and what it keeps about them.
- *
- * Each instance appends the updates its own clients send and publishes them once. An instance
- * that receives a peer's update applies it and relays it to its clients, but does not write it:
- * it keeps it as "unconfirmed" until the peer says it is durable (`committed`). If the peer dies
- * first (no heartbeat within the timeout), or the room unloads, or a client asks for an
- * acknowledgement while such updates are held, the room writes them itself. Yjs updates are
- * idempotent, so an update written twice costs a duplicate log row until compaction, never a
- * wrong document.
+ * The seam between documents and the other instances serving the same documents (REDIS_URL),
+ * both ways, as interfaces only: what a room and the registry ask of the cluster (`Cluster`),
+ * everything the cluster calls on a room (`ClusterRoom`, which Room implements) and on the
+ * registry (`LoadedRooms`), and what the server needs to run it (`ClusterNode`). scaling/
+ * implements the cluster over Redis and knows no concrete class of documents/; without
+ * REDIS_URL there is none. ARCHITECTURE.md ("Many instances") gives the rules.
  */
-/** What the cluster needs of a room (Room implements it). */
+
+/** Everything the cluster calls on a loaded room. */
 export interface ClusterRoom {
   readonly name: string
-  /** One load of the room in this process (its sequence numbers restart with each). */
+  /** One load of the room in this process: its sequence numbers restart with each. */
   readonly epoch: number
+  /** An update got half-way into the room and it is being dropped: leave it alone. */
+  readonly failed: boolean
+  /** The doc's state vector. */
   stateVector (): Uint8Array
+  /**
+   * What an instance with `stateVector` lacks.
+   * @throws {ProtocolError} when the state vector is malformed.
+   */
+  diff (stateVector: Uint8Array): Uint8Array
   /** Awareness states of this instance's own members; null when none. */
   localAwareness (): Uint8Array | null
+  /**
+   * Another instance's update (it is writing it): applied, relayed to every member, held until
+   * that instance confirms it durable.
+   * @throws {InvalidUpdateError} when Yjs cannot apply it.
+   */
+  applyPeerUpdate (instanceId: string, epoch: number, seq: number, update: Uint8Array): void
+  /**
+   * What another instance had that this one lacked, in answer to a sync request: written here
+   * too (nothing says it is durable yet), unless it brings nothing new.
+   * @throws {InvalidUpdateError} when Yjs cannot apply it.
+   */
+  applySyncedUpdate (instanceId: string, update: Uint8Array): void
+  /** Another instance wrote its updates of room `epoch` up to `seq`. */
+  peerCommitted (instanceId: string, epoch: number, seq: number): void
+  /**
+   * Another instance's awareness change, relayed to every member.
+   * @throws {ProtocolError} when malformed.
+   */
+  applyPeerAwareness (instanceId: string, update: Uint8Array): void
+  /** Another instance stopped or is unreachable: write what it never confirmed, drop its presence. */
+  peerGone (instanceId: string): void
+  /** Writes the unconfirmed updates of `instanceId` (of every peer when undefined) from here. */
+  writeUnconfirmed (instanceId?: string): void
+  /** Says again how far this room's updates are durable (a COMMITTED may have been lost with Redis). */
+  republishCommitted (): void
+  /** A server-to-client stateless message for this room's members. */
+  broadcastStateless (payload: string): void
 }
 
+/** What rooms and the registry ask of the other instances. */
 export interface Cluster {
   /** Starts receiving the document's messages (before it is loaded from the store). */
   open (name: string): Promise<void>
@@ -35,67 +68,39 @@ export interface Cluster {
   publishAwareness (room: ClusterRoom, update: Uint8Array): void
 }
 
-/**
- * Another instance as seen by one room: the origin of relayed updates and the owner of its
- * clients' awareness states (so they go when it goes).
- */
-export class Peer {
-  constructor (readonly instanceId: string) {}
+/** The documents loaded on this instance, as the cluster sees them (the registry). */
+export interface LoadedRooms {
+  get (name: string): ClusterRoom | undefined
+  /** Names of the loaded documents (a copy). */
+  names (): string[]
+  /** Reads a loaded document from the store again and applies what the room lacks. */
+  refreshFromStore (name: string): Promise<void>
+  /** A document being unloaded here (writing its last updates), which can still answer syncs. */
+  unloadingRoom (name: string): ClusterRoom | undefined
+  /** Resolves once the documents being unloaded now are written and gone; null when there are none. */
+  unloadsSettled (): Promise<void> | null
 }
 
-interface HeldUpdate {
-  readonly epoch: number
-  readonly seq: number
-  readonly update: Uint8Array
+export interface ClusterHealth {
+  readonly connected: boolean
+  /** Round trip of a PING, ms; null when not connected. */
+  readonly latency: number | null
 }
 
-/** Peers' updates applied here but not yet confirmed durable, per peer, in arrival order. */
-export class UnconfirmedUpdates {
-  private readonly byPeer = new Map<string, HeldUpdate[]>()
-  private heldBytes = 0
-
-  get size (): number {
-    return this.byPeer.size
-  }
-
-  get bytes (): number {
-    return this.heldBytes
-  }
-
-  hold (instanceId: string, epoch: number, seq: number, update: Uint8Array): void {
-    let held = this.byPeer.get(instanceId)
-    if (held === undefined) this.byPeer.set(instanceId, held = [])
-    held.push({ epoch, seq, update })
-    this.heldBytes += update.length
-  }
-
+/** The cluster as the server runs it (start, health, broadcasts, shutdown). */
+export interface ClusterNode extends Cluster {
+  /** This instance's id on the channels (random per process). */
+  readonly instanceId: string
+  /** Both connections are up. */
+  readonly connected: boolean
   /**
-   * The peer's room `epoch` is durable up to `seq`. A peer's epochs only grow (a room it
-   * reloads gets a new one, and it confirms everything before unloading), so older epochs go too.
+   * Connects and starts the heartbeat; resolves once connected or once the configured wait
+   * passed (then the instance serves its own clients and joins the others when it can).
    */
-  confirm (instanceId: string, epoch: number, seq: number): void {
-    const held = this.byPeer.get(instanceId)
-    if (held === undefined) return
-    let n = 0
-    while (n < held.length && (held[n]!.epoch < epoch || (held[n]!.epoch === epoch && held[n]!.seq <= seq))) {
-      this.heldBytes -= held[n]!.update.length
-      n++
-    }
-    if (n === held.length) this.byPeer.delete(instanceId)
-    else if (n > 0) held.splice(0, n)
-  }
-
-  /** Removes and returns what `instanceId` sent (every peer's when null), to be written here. */
-  take (instanceId: string | null): Uint8Array[] {
-    const out: Uint8Array[] = []
-    for (const [id, held] of this.byPeer) {
-      if (instanceId !== null && id !== instanceId) continue
-      for (const h of held) {
-        out.push(h.update)
-        this.heldBytes -= h.update.length
-      }
-      this.byPeer.delete(id)
-    }
-    return out
-  }
+  start (rooms: LoadedRooms): Promise<void>
+  health (): Promise<ClusterHealth>
+  /** A server-to-client stateless message for every instance's clients of the document. */
+  publishStateless (name: string, payload: string): void
+  /** Says goodbye and disconnects. */
+  shutdown (): Promise<void>
 }

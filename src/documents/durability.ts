@@ -15,15 +15,10 @@ export interface DurableTarget {
   committed (seq: number): void
 }
 
+/** The settings (MAX_PENDING_WRITE_BYTES, COMMIT_INTERVAL_MS), plus tuning a test may narrow. */
 export interface DurabilityOptions {
   /** Queued bytes past which `overloaded` is true and rooms refuse new updates. */
   readonly maxPendingBytes: number
-  /** Most entries one write takes. */
-  readonly maxBatchUpdates: number
-  /** Most bytes one write takes (a single larger update still goes alone). */
-  readonly maxBatchBytes: number
-  readonly retryMinMs: number
-  readonly retryMaxMs: number
   /**
    * Least time from the start of one write to the start of the next. 0 writes as soon as the
    * previous write is done. A few milliseconds let a busy server cover many updates with one
@@ -31,16 +26,25 @@ export interface DurabilityOptions {
    * much more acknowledgement delay; relaying updates to other clients never waits for it.
    */
   readonly commitIntervalMs: number
+  /** Most entries one write takes (BATCH_TUNING.maxBatchUpdates unless given). */
+  readonly maxBatchUpdates?: number
+  /** Most bytes one write takes; a single larger update still goes alone. */
+  readonly maxBatchBytes?: number
+  /** First and longest wait before retrying a failed write (doubling in between). */
+  readonly retryMinMs?: number
+  readonly retryMaxMs?: number
 }
 
-export const DEFAULT_DURABILITY_OPTIONS: DurabilityOptions = {
-  maxPendingBytes: 64 * 1024 * 1024,
+/**
+ * Not settings: bounds that keep one transaction modest (5,000 rows or 8 MiB) and a failing
+ * store retried from 50 ms doubling to 5 s.
+ */
+export const BATCH_TUNING = {
   maxBatchUpdates: 5000,
   maxBatchBytes: 8 * 1024 * 1024,
   retryMinMs: 50,
   retryMaxMs: 5000,
-  commitIntervalMs: 0,
-}
+} as const
 
 export class Durability {
   // Parallel arrays rather than one object per update: entries go to the store as they are.
@@ -60,11 +64,11 @@ export class Durability {
   private lastError: Error | null = null
   private stopped = false
 
-  constructor (
-    private readonly store: DocumentStore,
-    private readonly log: Logger,
-    private readonly options: DurabilityOptions = DEFAULT_DURABILITY_OPTIONS,
-  ) {}
+  private readonly options: Required<DurabilityOptions>
+
+  constructor (private readonly store: DocumentStore, private readonly log: Logger, options: DurabilityOptions) {
+    this.options = { ...BATCH_TUNING, ...options }
+  }
 
   /** Queues one update; `target.committed(seq)` follows once it is durable. */
   append (target: DurableTarget, seq: number, document: string, update: Uint8Array, userId: string | null): void {

@@ -16,9 +16,19 @@ import { CloseCode, CorruptDocumentError, StoreUnavailableError } from '../error
 import type { Logger } from '../log.js'
 import { buildDoc } from '../storage/snapshot.js'
 import type { DocumentStore } from '../storage/types.js'
-import type { Cluster } from './cluster.js'
+import type { Cluster, LoadedRooms } from './cluster.js'
 import type { Durability } from './durability.js'
+import { EndOfTurn } from './relay.js'
 import { Room, type RoomHost, type RoomMember } from './room.js'
+
+/** What the registry works with (built by the composition root, src/index.ts). */
+export interface RegistryParts {
+  readonly store: DocumentStore
+  readonly durability: Durability
+  /** The other instances (REDIS_URL), or null when this one is alone. */
+  readonly cluster: Cluster | null
+  readonly log: Logger
+}
 
 export interface RegistryOptions {
   readonly unloadDelayMs: number
@@ -34,7 +44,18 @@ export interface RegistryEvents {
   unloaded: [{ name: string }]
 }
 
-export class Registry extends EventEmitter<RegistryEvents> implements RoomHost {
+/** Why a compaction runs: after a commit past the thresholds, or as a document unloads. */
+type CompactionCause = 'threshold' | 'unload'
+
+export class Registry extends EventEmitter<RegistryEvents> implements RoomHost, LoadedRooms {
+  readonly durability: Durability
+  readonly cluster: Cluster | null
+  /** Relays due at the end of this turn of the event loop, one setImmediate for every room. */
+  readonly turns = new EndOfTurn()
+  private readonly store: DocumentStore
+  private readonly log: Logger
+  /** Loads of documents so far: each room's epoch (its sequence numbers restart with each). */
+  private loads = 0
   private readonly rooms = new Map<string, Room>()
   private readonly loading = new Map<string, Promise<Room>>()
   private readonly unloading = new Map<string, Promise<void>>()
@@ -46,15 +67,12 @@ export class Registry extends EventEmitter<RegistryEvents> implements RoomHost {
   private readonly unloadTimers = new Map<string, NodeJS.Timeout>()
   private readonly compacting = new Map<string, Promise<void>>()
 
-  constructor (
-    private readonly store: DocumentStore,
-    readonly durability: Durability,
-    private readonly log: Logger,
-    private readonly options: RegistryOptions,
-    /** The other instances (REDIS_URL), or null when this one is alone. */
-    readonly cluster: Cluster | null = null,
-  ) {
+  constructor (parts: RegistryParts, private readonly options: RegistryOptions) {
     super()
+    this.store = parts.store
+    this.durability = parts.durability
+    this.cluster = parts.cluster
+    this.log = parts.log
   }
 
   /** Documents in memory. */
@@ -108,7 +126,19 @@ export class Registry extends EventEmitter<RegistryEvents> implements RoomHost {
     return loading
   }
 
-  private async loadFromStore (name: string, retry = true): Promise<Room> {
+  /**
+   * Loads the document, once more if a replayed peer message fails the new room (the load is
+   * then done afresh, from the store and the peers' new answers).
+   */
+  private async loadFromStore (name: string): Promise<Room> {
+    const room = await this.loadOnce(name)
+    if (!room.failed) return room
+    const again = await this.loadOnce(name)
+    if (!again.failed) return again
+    throw new StoreUnavailableError(`document "${name}" was reset twice while loading`)
+  }
+
+  private async loadOnce (name: string): Promise<Room> {
     const unloading = this.unloading.get(name)
     if (unloading !== undefined) await unloading
     const start = performance.now()
@@ -127,15 +157,12 @@ export class Registry extends EventEmitter<RegistryEvents> implements RoomHost {
       throw err
     }
     const logBytes = stored?.updates.reduce((n, u) => n + u.length, 0) ?? 0
-    const room = new Room(name, doc, this, { updates: stored?.updates.length ?? 0, bytes: logBytes, snapshot: stored?.snapshot ?? null }, this.options)
+    const init = { name, doc, epoch: ++this.loads, stored: { updates: stored?.updates.length ?? 0, bytes: logBytes, snapshot: stored?.snapshot ?? null } }
+    const room = new Room(init, this, this.options)
     this.rooms.set(name, room)
+    // Replays what peers sent during the load: that may fail the room (it is then being dropped).
     this.cluster?.attach(room)
-    if (room.failed) {
-      // A peer's message that arrived during the load, replayed on attach, failed the room (it
-      // is being dropped): load once more, from the store and the peers' fresh answers.
-      if (retry) return await this.loadFromStore(name, false)
-      throw new StoreUnavailableError(`document "${name}" was reset twice while loading`)
-    }
+    if (room.failed) return room
     const ms = Math.round((performance.now() - start) * 100) / 100
     const info = { name, ms, snapshotBytes: stored?.snapshot?.length ?? 0, logUpdates: stored?.updates.length ?? 0 }
     this.log.info({ document: name, ms, snapshotBytes: info.snapshotBytes, logUpdates: info.logUpdates }, 'document loaded')
@@ -168,7 +195,7 @@ export class Registry extends EventEmitter<RegistryEvents> implements RoomHost {
   roomCommitted (room: Room): void {
     if (this.rooms.get(room.name) !== room) return
     if (room.logUpdates >= this.options.compactAfterUpdates || room.logBytes >= this.options.compactAfterBytes) {
-      void this.compact(room)
+      void this.compact(room, 'threshold')
     }
   }
 
@@ -202,7 +229,7 @@ export class Registry extends EventEmitter<RegistryEvents> implements RoomHost {
     const unloading = (async () => {
       try {
         await room.whenDurable()
-        if (room.logUpdates > 0 || this.compacting.has(room.name)) await this.compact(room, true)
+        if (room.logUpdates > 0 || this.compacting.has(room.name)) await this.compact(room, 'unload')
       } finally {
         this.destroy(room)
         this.unloading.delete(room.name)
@@ -227,26 +254,29 @@ export class Registry extends EventEmitter<RegistryEvents> implements RoomHost {
     this.unloadTimers.delete(room.name)
   }
 
-  /** Compacts the room's document. With `final`, waits for a running compaction and runs again. */
-  private async compact (room: Room, final = false): Promise<void> {
+  /**
+   * Compacts the room's document. Past a threshold it is skipped while one runs; on unload it
+   * waits for a running compaction and runs again if anything is left.
+   */
+  private async compact (room: Room, cause: CompactionCause): Promise<void> {
     const running = this.compacting.get(room.name)
     if (running !== undefined) {
-      if (!final) return
+      if (cause === 'threshold') return
       await running
       if (room.logUpdates === 0) return
     }
-    const compaction = this.runCompaction(room, final).finally(() => this.compacting.delete(room.name))
+    const compaction = this.runCompaction(room, cause).finally(() => this.compacting.delete(room.name))
     this.compacting.set(room.name, compaction)
     await compaction
   }
 
-  private async runCompaction (room: Room, final: boolean): Promise<void> {
+  private async runCompaction (room: Room, cause: CompactionCause): Promise<void> {
     const start = performance.now()
     try {
       const result = await this.store.compact(room.name)
       room.logUpdates = Math.max(0, room.logUpdates - result.mergedUpdates)
       room.logBytes = Math.max(0, room.logBytes - result.mergedBytes)
-      this.log.debug({ document: room.name, ...result, ms: Math.round(performance.now() - start), final }, 'document compacted')
+      this.log.debug({ document: room.name, ...result, ms: Math.round(performance.now() - start), cause }, 'document compacted')
     } catch (err) {
       if (err instanceof CorruptDocumentError) {
         this.log.error({ document: room.name, detail: err.detail }, 'compaction found stored bytes that fail to decode; left them untouched')

@@ -30,6 +30,9 @@ export const MessageType = {
   pong: 10,
 } as const
 
+/** A Yjs update with no structs and no deletions (the V1 encoding of "nothing": two zero bytes). */
+export const isEmptyUpdate = (u: Uint8Array): boolean => u.length === 2 && u[0] === 0 && u[1] === 0
+
 export const SyncType = {
   step1: 0,
   step2: 1,

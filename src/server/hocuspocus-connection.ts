@@ -14,11 +14,11 @@ import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
 import type { Credentials } from '../auth/types.js'
 import { MAX_DOCUMENT_NAME_LENGTH } from '../documents/names.js'
-import { CloseCode, ProtocolError } from '../errors.js'
+import { CloseCode, LimitError, ProtocolError } from '../errors.js'
 import * as hp from '../protocol/hocuspocus.js'
 import { bytesEqual } from '../protocol/binary.js'
 import type { ServerContext } from './context.js'
-import { HocuspocusSession } from './hocuspocus-session.js'
+import { HocuspocusSession, type SessionEnd } from './hocuspocus-session.js'
 import type { SessionHolder } from './session-recheck.js'
 import { SocketConnection } from './socket-connection.js'
 
@@ -28,8 +28,8 @@ const MAX_SESSION_ID_LENGTH = 128
 const MAX_ADDRESS_LENGTH = MAX_DOCUMENT_NAME_LENGTH + 1 + MAX_SESSION_ID_LENGTH
 const MAX_ADDRESS_BYTES = 4 * MAX_ADDRESS_LENGTH
 
-const addressTooLong = (): ProtocolError =>
-  new ProtocolError('document address too long', { closeCode: CloseCode.policyViolation, publicReason: 'document address too long' })
+const addressTooLong = (): LimitError =>
+  new LimitError('ADDRESS_LENGTH', 'document address too long', { publicReason: 'document address too long' })
 
 export class HocuspocusConnection extends SocketConnection implements SessionHolder {
   readonly protocol = 'hocuspocus' as const
@@ -98,7 +98,7 @@ export class HocuspocusConnection extends SocketConnection implements SessionHol
     const sep = address.indexOf('\0')
     if (address.length > MAX_ADDRESS_LENGTH || (sep !== -1 && address.length - sep - 1 > MAX_SESSION_ID_LENGTH)) throw addressTooLong()
     if (this.sessions.size >= this.ctx.config.maxDocumentsPerConnection) {
-      throw new ProtocolError(`more than ${this.ctx.config.maxDocumentsPerConnection} documents on one connection`, { closeCode: CloseCode.policyViolation, publicReason: 'too many documents on one connection' })
+      throw new LimitError('DOCUMENTS_PER_CONNECTION', `more than ${this.ctx.config.maxDocumentsPerConnection} documents on one connection`, { publicReason: 'too many documents on one connection' })
     }
     const session = new HocuspocusSession(this, address)
     this.sessions.set(address, session)
@@ -106,10 +106,10 @@ export class HocuspocusConnection extends SocketConnection implements SessionHol
   }
 
   /** A session ended (denied, closed by the client, evicted): forget it. */
-  sessionGone (session: HocuspocusSession, closedByServer: boolean): void {
+  sessionGone (session: HocuspocusSession, how: SessionEnd): void {
     if (this.sessions.get(session.address) === session) this.sessions.delete(session.address)
     if (this.lastSession === session) this.lastSession = null
-    if (closedByServer) {
+    if (how.closedByServer) {
       if (this.closedAddresses.size >= this.ctx.config.maxDocumentsPerConnection) {
         this.closedAddresses.delete(this.closedAddresses.values().next().value!)
       }
@@ -122,12 +122,12 @@ export class HocuspocusConnection extends SocketConnection implements SessionHol
     if (version !== null && Number.parseInt(version, 10) >= 4) this.appPing = true
   }
 
-  /** Counts a queued message against the socket's pre-authorization budget. @throws {ProtocolError} */
+  /** Counts a queued message against the socket's pre-authorization budget. @throws {LimitError} */
   reserveQueue (bytes: number): void {
     this.queuedMessages++
     this.queuedBytes += bytes
     if (this.queuedMessages > this.ctx.config.maxQueuedMessagesBeforeAuth || this.queuedBytes > this.ctx.config.maxQueuedBytesBeforeAuth) {
-      throw new ProtocolError('too many messages before the document was authorized', { closeCode: CloseCode.policyViolation, publicReason: 'too many messages before authorization' })
+      throw new LimitError('MESSAGES_BEFORE_AUTH', 'too many messages before the document was authorized', { publicReason: 'too many messages before authorization' })
     }
   }
 
@@ -145,14 +145,14 @@ export class HocuspocusConnection extends SocketConnection implements SessionHol
 
   * authSessions (): Iterable<string> {
     if (this.closing) return
-    for (const s of this.sessions.values()) if (s.isOpen && s.session !== null) yield s.session
+    for (const s of this.sessions.values()) if (s.isOpen && s.authSession !== null) yield s.authSession
   }
 
   /** Ends every document opened with `session`; with none left open, the socket closes with 4401. */
-  revokeSession (session: string): void {
+  revokeAuthSession (token: string): void {
     let revoked = false
     for (const s of [...this.sessions.values()]) {
-      if (s.session !== session) continue
+      if (s.authSession !== token) continue
       s.revoke()
       revoked = true
     }

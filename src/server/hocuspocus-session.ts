@@ -29,10 +29,23 @@ export interface SessionSocket {
   providerVersion (version: string | null): void
   reserveQueue (bytes: number): void
   releaseQueue (messages: number, bytes: number): void
-  sessionGone (session: HocuspocusSession, closedByServer: boolean): void
+  /** The session ended (with `closedByServer`, later frames for its address are ignored). */
+  sessionGone (session: HocuspocusSession, how: SessionEnd): void
 }
 
 type State = 'new' | 'admitting' | 'open' | 'gone'
+
+/** How a session ended. */
+export interface SessionEnd {
+  /** The server closed it (a Close or PermissionDenied was sent), rather than the client or the socket. */
+  readonly closedByServer: boolean
+  /** The socket's close code, when the socket closed under it. */
+  readonly code?: number
+}
+
+/** Ended without a Close from the server (the client closed it, or it was denied): a later Auth for its address starts afresh. */
+const ENDED: SessionEnd = { closedByServer: false }
+const CLOSED_BY_SERVER: SessionEnd = { closedByServer: true }
 
 export class HocuspocusSession implements RoomMember {
   readonly id: string
@@ -47,8 +60,8 @@ export class HocuspocusSession implements RoomMember {
   private queuedBytes = 0
   private room: Room | null = null
   userId: string | null = null
-  /** The admitted principal's session (Better Auth), for re-checks. */
-  session: string | null = null
+  /** The admitted principal's Better Auth session token, for re-checks (not this document session). */
+  authSession: string | null = null
   private readOnly = false
 
   constructor (private readonly connection: SessionSocket, readonly address: string) {
@@ -76,7 +89,7 @@ export class HocuspocusSession implements RoomMember {
       return
     }
     if (message.kind === 'close') {
-      this.end()
+      this.end(ENDED)
       return
     }
     this.connection.reserveQueue(bytes)
@@ -93,11 +106,11 @@ export class HocuspocusSession implements RoomMember {
         ctx.log.warn({ connection: this.connection.id, document: this.documentName, remoteAddress: this.connection.credentials.remoteAddress, reason: admission.logReason, userId: admission.userId ?? null }, 'document refused')
         emitSafely(ctx, 'denied', { connectionId: this.connection.id, protocol: 'hocuspocus', documentName: this.documentName, reason: admission.logReason })
         this.connection.send(hp.permissionDenied(this.prefix, admission.publicReason))
-        this.end()
+        this.end(ENDED)
         return
       }
       this.userId = admission.principal.userId
-      this.session = admission.principal.session ?? null
+      this.authSession = admission.principal.authSession ?? null
       this.readOnly = admission.readOnly
       let room: Room
       try {
@@ -166,7 +179,7 @@ export class HocuspocusSession implements RoomMember {
         })
         break
       case 'close':
-        this.end()
+        this.end(ENDED)
         break
       case 'auth':
         // The provider re-sends its token only after a reconnect; on an open session it is moot.
@@ -211,22 +224,22 @@ export class HocuspocusSession implements RoomMember {
     const ctx = this.connection.ctx
     ctx.log.info({ connection: this.connection.id, document: this.documentName, userId: this.userId }, 'session ended; closing document')
     this.connection.send(hp.permissionDenied(this.prefix, 'session ended'))
-    this.end(undefined, true)
+    this.end(CLOSED_BY_SERVER)
   }
 
   /** Closes this document only: tells the provider, leaves the room, forgets the session. */
   closeByServer (reason: string): void {
     if (this.state === 'gone') return
     this.connection.send(hp.close(this.prefix, reason))
-    this.end(undefined, true)
+    this.end(CLOSED_BY_SERVER)
   }
 
   /** The socket closed under this session. */
   socketClosed (code: number): void {
-    this.end(code)
+    this.end({ closedByServer: false, code })
   }
 
-  private end (code?: number, closedByServer = false): void {
+  private end (how: SessionEnd): void {
     if (this.state === 'gone') return
     const wasOpen = this.state === 'open'
     this.state = 'gone'
@@ -234,10 +247,10 @@ export class HocuspocusSession implements RoomMember {
     const room = this.room
     this.room = null
     if (room !== null) room.leave(this)
-    this.connection.sessionGone(this, closedByServer)
+    this.connection.sessionGone(this, how)
     if (wasOpen) {
       const ctx = this.connection.ctx
-      ctx.log.info({ connection: this.connection.id, document: this.documentName, code }, 'disconnected')
+      ctx.log.info({ connection: this.connection.id, document: this.documentName, code: how.code }, 'disconnected')
       emitSafely(ctx, 'disconnect', { connectionId: this.connection.id, protocol: 'hocuspocus', documentName: this.documentName })
     }
   }

@@ -14,15 +14,15 @@ import { WebSocketServer, type WebSocket } from 'ws'
 import { credentialsFromRequest } from '../auth/credentials.js'
 import type { Authenticator, Authorizer } from '../auth/types.js'
 import type { Config } from '../config.js'
-import { DEFAULT_DURABILITY_OPTIONS, Durability } from '../documents/durability.js'
-import { Registry } from '../documents/registry.js'
+import type { ClusterNode } from '../documents/cluster.js'
+import type { Durability } from '../documents/durability.js'
+import type { Registry } from '../documents/registry.js'
 import { warmUpYjs } from '../documents/warm-up.js'
 import { CloseCode } from '../errors.js'
 import { healthReport, type HealthReport } from '../http/health.js'
 import { createRouter, notFound, sendJson, type HttpRoute } from '../http/routes.js'
 import { adminRoutes } from '../http/admin.js'
 import type { Logger } from '../log.js'
-import { RedisCluster } from '../scaling/redis-cluster.js'
 import type { DocumentStore } from '../storage/types.js'
 import type { ServerContext, ServerEvents } from './context.js'
 import { nameProblem } from './admission.js'
@@ -34,10 +34,15 @@ import { routeUpgrade } from './routing.js'
 import type { SocketConnection } from './socket-connection.js'
 import { YWebsocketConnection } from './y-websocket-connection.js'
 
+/** What the server runs, built by the composition root (createServer in src/index.ts). */
 export interface CollabServerParts {
   readonly config: Config
   readonly log: Logger
   readonly store: DocumentStore
+  readonly durability: Durability
+  readonly registry: Registry
+  /** The other instances (REDIS_URL), or null when this one is alone. */
+  readonly cluster: ClusterNode | null
   readonly authenticator: Authenticator
   readonly authorizer: Authorizer
 }
@@ -55,7 +60,7 @@ export class CollabServer extends EventEmitter<ServerEvents> {
   readonly registry: Registry
   readonly durability: Durability
   /** The other instances (REDIS_URL), or null. */
-  readonly cluster: RedisCluster | null
+  readonly cluster: ClusterNode | null
   private readonly ctx: ServerContext
   private readonly wss: WebSocketServer
   private readonly connections = new Set<SocketConnection>()
@@ -74,15 +79,9 @@ export class CollabServer extends EventEmitter<ServerEvents> {
     this.config = parts.config
     this.log = parts.log
     this.store = parts.store
-    this.durability = new Durability(parts.store, parts.log, { ...DEFAULT_DURABILITY_OPTIONS, maxPendingBytes: parts.config.maxPendingWriteBytes, commitIntervalMs: parts.config.commitIntervalMs })
-    this.cluster = parts.config.redis === null ? null : new RedisCluster(parts.config.redis, parts.log)
-    this.registry = new Registry(parts.store, this.durability, parts.log, {
-      unloadDelayMs: parts.config.documentUnloadDelayMs,
-      compactAfterUpdates: parts.config.compactAfterUpdates,
-      compactAfterBytes: parts.config.compactAfterBytes,
-      maxAwarenessClientsPerMember: parts.config.maxAwarenessClientsPerConnection,
-      broadcastWindowMs: parts.config.broadcastWindowMs,
-    }, this.cluster)
+    this.durability = parts.durability
+    this.cluster = parts.cluster
+    this.registry = parts.registry
     this.ctx = {
       config: parts.config,
       log: parts.log,

@@ -11,10 +11,10 @@ import type { Logger } from '../log.js'
 
 /** A connection's view for the re-check: the sessions it holds and how to end one. */
 export interface SessionHolder {
-  /** Sessions (Principal.session) of this connection's open documents. */
+  /** Better Auth session tokens (Principal.authSession) of this connection's open documents. */
   authSessions (): Iterable<string>
   /** The session ended: end what uses it. */
-  revokeSession (session: string): void
+  revokeAuthSession (token: string): void
 }
 
 /** Starts the periodic re-check. @returns a function that stops it. */
@@ -47,7 +47,7 @@ export async function recheckOnce (revoked: (sessions: readonly string[]) => Pro
   for (const h of [...holders]) {
     for (const s of [...h.authSessions()]) {
       if (!ended.has(s)) continue
-      h.revokeSession(s)
+      h.revokeAuthSession(s)
       closed++
     }
   }

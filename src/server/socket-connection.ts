@@ -89,7 +89,7 @@ export abstract class SocketConnection {
 
   /** Sessions (Better Auth) of this connection's open documents, for the periodic re-check. */
   abstract authSessions (): Iterable<string>
-  abstract revokeSession (session: string): void
+  abstract revokeAuthSession (token: string): void
 
   /** Handles one binary frame. May throw: the error closes this connection. */
   protected abstract onFrame (frame: Uint8Array): void

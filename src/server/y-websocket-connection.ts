@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
 import type { Credentials } from '../auth/types.js'
 import type { Room, RoomMember, Broadcast } from '../documents/room.js'
-import { CloseCode, ProtocolError, type CloseCodeValue } from '../errors.js'
+import { CloseCode, LimitError, type CloseCodeValue } from '../errors.js'
 import { awarenessBody, syncStep1Body, syncStep2Body } from '../protocol/messages.js'
 import * as yws from '../protocol/y-websocket.js'
 import { admit } from './admission.js'
@@ -21,7 +21,8 @@ export class YWebsocketConnection extends SocketConnection implements RoomMember
   readonly protocol = 'y-websocket' as const
   userId: string | null = null
   /** The admitted principal's session (Better Auth), for re-checks. */
-  private session: string | null = null
+  /** The admitted principal's Better Auth session token, for re-checks. */
+  private authSession: string | null = null
   private room: Room | null = null
   private readOnly = false
   /** Frames received before the room was joined; null afterwards. */
@@ -57,7 +58,7 @@ export class YWebsocketConnection extends SocketConnection implements RoomMember
         return
       }
       this.userId = admission.principal.userId
-      this.session = admission.principal.session ?? null
+      this.authSession = admission.principal.authSession ?? null
       this.readOnly = admission.readOnly
       const room = await this.ctx.registry.join(this.documentName, this)
       if (this.closing) {
@@ -86,7 +87,7 @@ export class YWebsocketConnection extends SocketConnection implements RoomMember
     }
     this.queuedBytes += frame.length
     if (this.queue.length >= this.ctx.config.maxQueuedMessagesBeforeAuth || this.queuedBytes > this.ctx.config.maxQueuedBytesBeforeAuth) {
-      throw new ProtocolError('too many messages before the document was opened', { closeCode: CloseCode.policyViolation, publicReason: 'too many messages before authorization' })
+      throw new LimitError('MESSAGES_BEFORE_AUTH', 'too many messages before the document was opened', { publicReason: 'too many messages before authorization' })
     }
     this.queue.push(frame)
   }
@@ -127,11 +128,11 @@ export class YWebsocketConnection extends SocketConnection implements RoomMember
   // SessionHolder
 
   * authSessions (): Iterable<string> {
-    if (this.session !== null && this.room !== null && !this.closing) yield this.session
+    if (this.authSession !== null && this.room !== null && !this.closing) yield this.authSession
   }
 
-  revokeSession (session: string): void {
-    if (session !== this.session || this.closing) return
+  revokeAuthSession (token: string): void {
+    if (token !== this.authSession || this.closing) return
     this.ctx.log.info({ connection: this.id, document: this.documentName, userId: this.userId }, 'session ended; closing connection')
     this.send(yws.permissionDenied('session ended'))
     this.close(CloseCode.unauthorized, 'session ended')

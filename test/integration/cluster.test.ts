@@ -167,10 +167,10 @@ describe('three instances over Redis', () => {
     // a vanishes without a goodbye: no more writes, no heartbeat, no Redis.
     a!.server.durability.stop()
     store.append = append
-    const cluster = a!.server.cluster as unknown as { pub: Redis, sub: Redis, heartbeatTimer: NodeJS.Timeout }
+    const cluster = a!.server.cluster as unknown as { link: { pub: Redis, sub: Redis }, heartbeatTimer: NodeJS.Timeout }
     clearInterval(cluster.heartbeatTimer)
-    cluster.pub.disconnect()
-    cluster.sub.disconnect()
+    cluster.link.pub.disconnect()
+    cluster.link.sub.disconnect()
     await waitFor(async () => (await storedText('orphan')) === 'only in memory', 'b to write a\'s unconfirmed update after the peer timeout', 10_000)
     expect(b!.logs.some((l) => l.msg === 'instance gone; writing its unconfirmed updates and removing its clients\' presence')).toBe(true)
   }, 30_000)

@@ -51,7 +51,7 @@ export class BetterAuthAuthenticator implements Authenticator {
     const problem = sessionProblem(session)
     const result: AuthResult = problem !== null
       ? { ok: false, reason: `better-auth from ${picked.source}: ${problem}`, userId: session?.userId ?? null }
-      : { ok: true, principal: Object.freeze({ userId: session!.userId, role: session!.role, displayName: session!.name ?? session!.email, anonymous: false, session: checked.token }) }
+      : { ok: true, principal: Object.freeze({ userId: session!.userId, role: session!.role, displayName: session!.name ?? session!.email, anonymous: false, authSession: checked.token }) }
     this.cache.set(checked.token, result, session?.expiresAt ?? null)
     return result
   }

@@ -1,17 +1,20 @@
 /**
- * How a room relays updates: once per turn of the event loop, merged when many members share
- * the result, never back to their sender, bounded in size, and stretched over a window only when
- * asked. The members here are recording implementations of the RoomMember interface; the room,
- * its Y.Doc, the durability queue and the store are the real ones.
+ * A room as its members see it: what one member sends reaches the others once per turn of the
+ * event loop, merged when many share it, never back to the sender, bounded in size, stretched
+ * over a window only when asked, in order with presence, and acknowledged once durable; a
+ * half-applied update resets everyone else. The members are recording implementations of the
+ * RoomMember interface; the room, its Y.Doc, the durability queue and the store are real.
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import * as encoding from 'lib0/encoding'
 import * as Y from 'yjs'
-import { Durability } from '../../dist/documents/durability.js'
-import { Room, type Broadcast, type RoomHost, type RoomMember } from '../../dist/documents/room.js'
-import { silentLogger } from '../../dist/log.js'
-import { Reader } from '../../dist/protocol/binary.js'
-import { MemoryStore } from '../../dist/storage/memory.js'
+import { Durability } from '../../src/documents/durability.js'
+import { EndOfTurn } from '../../src/documents/relay.js'
+import { Room, type Broadcast, type RoomHost, type RoomMember } from '../../src/documents/room.js'
+import { CloseCode, InvalidUpdateError } from '../../src/errors.js'
+import { silentLogger } from '../../src/log.js'
+import { Reader } from '../../src/protocol/binary.js'
+import { MemoryStore } from '../../src/storage/memory.js'
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
@@ -24,7 +27,7 @@ class RecordingMember implements RoomMember {
   readonly kinds: string[] = []
   acks = 0
   constructor (readonly id: string) {}
-  sendMessage (): void {}
+  sendMessage (_body: Uint8Array): void {}
   sendBroadcast (b: Broadcast): void {
     const updates: Uint8Array[] = []
     for (const body of b.bodies) {
@@ -44,7 +47,8 @@ class RecordingMember implements RoomMember {
 
   acknowledge (count: number): void { this.acks += count }
   sendStateless (): void {}
-  evict (): void {}
+  evictedWith: number | null = null
+  evict (code: number): void { this.evictedWith = code }
   /** Every update received, applied to a fresh doc. */
   text (): string {
     const doc = new Y.Doc()
@@ -56,15 +60,19 @@ class RecordingMember implements RoomMember {
 const rooms: Room[] = []
 afterEach(() => { for (const r of rooms.splice(0)) r.destroy() })
 
+const failures: Error[] = []
+afterEach(() => { failures.length = 0 })
+
 function room (broadcastWindowMs = 0): Room {
   const host: RoomHost = {
-    durability: new Durability(new MemoryStore(), silentLogger()),
+    durability: new Durability(new MemoryStore(), silentLogger(), { maxPendingBytes: 1 << 20, commitIntervalMs: 0 }),
     cluster: null,
+    turns: new EndOfTurn(),
     roomEmptied: () => {},
     roomCommitted: () => {},
-    roomFailed: () => {},
+    roomFailed: (_room, err) => { failures.push(err) },
   }
-  const r = new Room('doc', new Y.Doc(), host, { updates: 0, bytes: 0 }, { maxAwarenessClientsPerMember: 4, broadcastWindowMs })
+  const r = new Room({ name: 'doc', doc: new Y.Doc(), epoch: 1, stored: { updates: 0, bytes: 0, snapshot: null } }, host, { maxAwarenessClientsPerMember: 4, broadcastWindowMs })
   rooms.push(r)
   return r
 }
@@ -94,6 +102,15 @@ function members (r: Room, n: number): RecordingMember[] {
     r.join(m)
     return m
   })
+}
+
+/** An update that Yjs applies half-way: its structs integrate, then its delete set is cut short. */
+function halfApplying (): Uint8Array {
+  const doc = new Y.Doc()
+  doc.getText('t').insert(0, 'abc')
+  doc.getText('t').delete(0, 1)
+  const full = Y.encodeStateAsUpdate(doc)
+  return full.subarray(0, full.length - 1)
 }
 
 describe('room relay', () => {
@@ -208,5 +225,53 @@ describe('room relay', () => {
     for (const u of edits(20, 'f')) r.applyUpdate(writer!, u)
     await r.whenDurable()
     expect(writer!.acks).toBe(20)
+  })
+})
+
+describe('a room\'s members', () => {
+  it('leaves the document untouched and blames only the sender for an update Yjs refuses outright', async () => {
+    const r = room()
+    const [a, b] = members(r, 2)
+    r.applyUpdate(a!, edits(1, 'x')[0]!)
+    expect(() => r.applyUpdate(b!, new Uint8Array([1, 2, 3, 4, 5]))).toThrow(InvalidUpdateError)
+    expect(r.failed).toBe(false)
+    expect(a!.evictedWith).toBeNull()
+    expect(r.doc.getText('t').toString()).toBe('x')
+  })
+
+  it('resets every other member, and fails the room unwritten, when an update gets half-way', async () => {
+    const r = room()
+    const [culprit, other] = members(r, 2)
+    let threw: unknown = null
+    try {
+      r.applyUpdate(culprit!, halfApplying())
+    } catch (err) {
+      threw = err
+    }
+    expect(threw).toBeInstanceOf(InvalidUpdateError)
+    expect(r.failed).toBe(true)
+    expect(failures).toHaveLength(1)
+    expect(other!.evictedWith).toBe(CloseCode.resetConnection)
+    expect(culprit!.evictedWith).toBeNull() // its connection closes with the error instead
+    await turn()
+    expect(other!.broadcasts).toHaveLength(0) // nothing of the failed update was relayed
+  })
+
+  it('sends a new member the presence already there, and tells the others when a member leaves', async () => {
+    const r = room()
+    const [a] = members(r, 1)
+    r.applyAwareness(a!, awarenessUpdate(1, 1, '{"user":"Ann"}'))
+    const b = new RecordingMember('late')
+    const sentOnJoin: Uint8Array[] = []
+    b.sendMessage = (body: Uint8Array) => { sentOnJoin.push(body) }
+    r.join(b)
+    expect(sentOnJoin.map((body) => body[0])).toEqual([1]) // one awareness message: Ann
+    r.applyAwareness(b, awarenessUpdate(2, 1, '{"user":"Bob"}'))
+    await turn()
+    a!.kinds.length = 0
+    r.leave(b)
+    await turn()
+    expect(a!.kinds).toEqual(['awareness']) // Bob's removal
+    expect(r.awareness.presentCount).toBe(1)
   })
 })

@@ -1,84 +1,19 @@
 /**
- * The parts of many-instance serving that need no Redis: the message codec (round trips, and
- * malformed input as a ProtocolError, never anything else), the bookkeeping of peers'
- * unconfirmed updates, and what a room does with peers' updates, syncs and departures (with the
- * real Room, Y.Doc, durability queue and store).
+ * What a room does with other instances' updates, syncs, presence and departures (with the real
+ * Room, Y.Doc, durability queue and store): a peer's update is relayed but written only if the
+ * peer goes before confirming it, a sync reply is written only when it brings something new, and
+ * held updates are written before a client is told its empty-handed update is durable.
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { UnconfirmedUpdates } from '../../dist/documents/cluster.js'
-import { Durability } from '../../dist/documents/durability.js'
-import { Room, type Broadcast, type RoomHost, type RoomMember } from '../../dist/documents/room.js'
-import { ProtocolError } from '../../dist/errors.js'
-import { silentLogger } from '../../dist/log.js'
-import { encodeAwarenessUpdate } from '../../dist/protocol/awareness.js'
-import { decodePeerMessage, MessageType, NONE, PeerEncoder } from '../../dist/scaling/messages.js'
-import { MemoryStore } from '../../dist/storage/memory.js'
-import { prng } from '../helpers/wait.js'
+import { Durability } from '../../src/documents/durability.js'
+import { EndOfTurn } from '../../src/documents/relay.js'
+import { Room, type Broadcast, type RoomHost, type RoomMember } from '../../src/documents/room.js'
+import { silentLogger } from '../../src/log.js'
+import { encodeAwarenessUpdate } from '../../src/protocol/awareness.js'
+import { MemoryStore } from '../../src/storage/memory.js'
 
 const bytes = (...b: number[]): Uint8Array => new Uint8Array(b)
-
-describe('instance messages', () => {
-  const enc = new PeerEncoder('inst-1')
-
-  it('round-trips every type', () => {
-    // Decoded byte fields are views into the message: compare them as plain Uint8Arrays.
-    const decode = (b: Buffer): unknown => decodePeerMessage(new Uint8Array(b))
-    expect(decode(enc.encode(MessageType.update, 3, 42, bytes(1, 2, 3)))).toEqual({ type: MessageType.update, from: 'inst-1', epoch: 3, seq: 42, update: bytes(1, 2, 3) })
-    expect(decode(enc.encode(MessageType.committed, 3, 2 ** 40))).toEqual({ type: MessageType.committed, from: 'inst-1', epoch: 3, seq: 2 ** 40 })
-    expect(decode(enc.encode(MessageType.awareness, bytes(9)))).toEqual({ type: MessageType.awareness, from: 'inst-1', update: bytes(9) })
-    expect(decode(enc.encode(MessageType.syncRequest, bytes(0), NONE))).toEqual({ type: MessageType.syncRequest, from: 'inst-1', stateVector: bytes(0), awareness: NONE })
-    expect(decode(enc.encode(MessageType.syncReply, 'a/doc ✓', bytes(0, 0), NONE, bytes(7)))).toEqual({ type: MessageType.syncReply, from: 'inst-1', document: 'a/doc ✓', update: bytes(0, 0), stateVector: NONE, awareness: bytes(7) })
-    expect(decode(enc.encode(MessageType.stateless, '{"saved":true}'))).toEqual({ type: MessageType.stateless, from: 'inst-1', payload: '{"saved":true}' })
-    expect(decode(enc.encode(MessageType.bye))).toEqual({ type: MessageType.bye, from: 'inst-1' })
-    expect(decode(enc.encode(MessageType.rejoined))).toEqual({ type: MessageType.rejoined, from: 'inst-1' })
-  })
-
-  it('gives a ProtocolError, and only that, for anything malformed', () => {
-    const random = prng(7)
-    const valid = [
-      enc.encode(MessageType.update, 1, 1, bytes(1, 2, 3)),
-      enc.encode(MessageType.syncReply, 'doc', bytes(0, 0), bytes(0), bytes(1, 2)),
-      enc.encode(MessageType.heartbeat),
-    ]
-    let errors = 0
-    for (let i = 0; i < 20_000; i++) {
-      const base = valid[i % valid.length]!
-      const frame = random() < 0.5 ? Uint8Array.from(base) : new Uint8Array(Math.floor(random() * 12))
-      const flips = 1 + Math.floor(random() * 3)
-      for (let f = 0; f < flips && frame.length > 0; f++) frame[Math.floor(random() * frame.length)] = Math.floor(random() * 256)
-      const cut = random() < 0.3 ? frame.subarray(0, Math.floor(random() * frame.length)) : frame
-      try {
-        decodePeerMessage(cut)
-      } catch (err) {
-        expect(err).toBeInstanceOf(ProtocolError)
-        errors++
-      }
-    }
-    expect(errors).toBeGreaterThan(5000)
-    expect(() => decodePeerMessage(Buffer.concat([enc.encode(MessageType.heartbeat), bytes(0)]))).toThrow(/bytes after/)
-    expect(() => decodePeerMessage(enc.encode(99))).toThrow(/unknown instance message type 99/)
-  })
-})
-
-describe('unconfirmed updates', () => {
-  it('drops what the peer confirms, older epochs included, and hands over the rest', () => {
-    const held = new UnconfirmedUpdates()
-    held.hold('p', 1, 1, bytes(1))
-    held.hold('p', 1, 2, bytes(2, 2))
-    held.hold('p', 2, 1, bytes(3))
-    held.hold('q', 5, 9, bytes(4))
-    expect(held.bytes).toBe(5)
-    held.confirm('p', 1, 1)
-    expect(held.take('p')).toEqual([bytes(2, 2), bytes(3)])
-    held.hold('p', 2, 2, bytes(5))
-    held.confirm('p', 3, 0) // a later epoch: everything before it is durable
-    expect(held.take('p')).toEqual([])
-    expect(held.take(null)).toEqual([bytes(4)])
-    expect(held.size).toBe(0)
-    expect(held.bytes).toBe(0)
-  })
-})
 
 class Member implements RoomMember {
   readonly userId = null
@@ -97,9 +32,9 @@ afterEach(() => { for (const r of rooms.splice(0)) r.destroy() })
 
 function setup (): { room: Room, store: MemoryStore, durability: Durability } {
   const store = new MemoryStore()
-  const durability = new Durability(store, silentLogger())
-  const host: RoomHost = { durability, cluster: null, roomEmptied: () => {}, roomCommitted: () => {}, roomFailed: () => {} }
-  const room = new Room('doc', new Y.Doc(), host, { updates: 0, bytes: 0 }, { maxAwarenessClientsPerMember: 4, broadcastWindowMs: 0 })
+  const durability = new Durability(store, silentLogger(), { maxPendingBytes: 1 << 20, commitIntervalMs: 0 })
+  const host: RoomHost = { durability, cluster: null, turns: new EndOfTurn(), roomEmptied: () => {}, roomCommitted: () => {}, roomFailed: () => {} }
+  const room = new Room({ name: 'doc', doc: new Y.Doc(), epoch: 1, stored: { updates: 0, bytes: 0, snapshot: null } }, host, { maxAwarenessClientsPerMember: 4, broadcastWindowMs: 0 })
   rooms.push(room)
   return { room, store, durability }
 }
@@ -205,5 +140,27 @@ describe('a room with peers', () => {
     await durability.drain()
     expect(m.acks).toBe(1)
     expect(await storedText(store)).toBe('held')
+  })
+})
+
+describe('a room reading its stored document again', () => {
+  it('relays to its members only what it lacked, and writes nothing', async () => {
+    const { room, store, durability } = setup()
+    const m = new Member('m')
+    room.join(m)
+    const elsewhere = new Y.Doc()
+    const known = edit('known ', elsewhere)
+    room.applySyncedUpdate('peer', known)
+    await durability.drain()
+    const rowsBefore = (await store.load('doc'))!.updates.length
+    await new Promise((resolve) => setImmediate(resolve))
+    m.received.length = 0
+    const missed = edit('missed ', elsewhere) // written by an instance this one never heard from
+    room.applyStoredState([known, missed])
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(m.received).toHaveLength(1)
+    expect(room.doc.getText('t').toString()).toBe('missed known ')
+    await durability.drain()
+    expect((await store.load('doc'))!.updates.length).toBe(rowsBefore)
   })
 })
