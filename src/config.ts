@@ -133,7 +133,7 @@ export interface AuthConfig {
   readonly sessionRecheckMs: number
   /** Role of a user whose token names none, or one collabd does not know. */
   readonly defaultRole: Role
-  /** How per-document grants combine with roles (auth/roles.ts). */
+  /** How per-document grants combine with roles (auth/access-policy.ts). */
   readonly accessPolicy: AccessPolicy
   /** The first writer of a new document becomes its owner. */
   readonly ownerOnCreate: boolean

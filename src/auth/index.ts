@@ -5,7 +5,7 @@ import { BetterAuthAuthenticator } from './better-auth/authenticator.js'
 import { HttpSessions, PostgresSessions, SqliteSessions, type SessionSource } from './better-auth/sessions.js'
 import { signToken } from './better-auth/signed-token.js'
 import { JwtAuthenticator } from './jwt.js'
-import { RoleAuthorizer } from './roles.js'
+import { RoleAuthorizer } from './access-policy.js'
 import type { AuthResult, Authenticator, Authorizer, Credentials, GrantStore } from './types.js'
 import { WebhookAuthorizer } from './webhook.js'
 
