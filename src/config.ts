@@ -9,6 +9,7 @@
 import * as path from 'node:path'
 import { z } from 'zod'
 import { ConfigError } from './errors.js'
+import { ROLES, type Role } from './roles.js'
 
 export type StorageConfig =
   | { readonly kind: 'memory' }
@@ -77,10 +78,6 @@ export interface Config {
   readonly logLevel: LogLevel
   readonly logFormat: LogFormat
 }
-
-/** The roles of seed 000: owner, admin and editor read and write, viewer reads. */
-export const ROLES = ['owner', 'admin', 'editor', 'viewer'] as const
-export type Role = typeof ROLES[number]
 
 export const ACCESS_POLICIES = ['grants-or-role', 'grants', 'role'] as const
 export type AccessPolicy = typeof ACCESS_POLICIES[number]

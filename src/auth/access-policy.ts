@@ -1,7 +1,7 @@
 /**
  * Who may do what with a document, by role and per-document grants.
  *
- * Roles (seed 000's table): owner, admin and editor read and write, viewer reads. A role collabd
+ * Roles (src/roles.ts): owner, admin and editor read and write, viewer reads. A role collabd
  * does not know, or none, counts as DEFAULT_ROLE. A credential limited to some documents
  * (DocumentScope) opens nothing else. Anonymous principals exist only when authentication is
  * off, and then everyone writes.
@@ -15,7 +15,8 @@
  * administer the server. With OWNER_ON_CREATE, the first user who can write to a document that
  * does not exist yet becomes its owner (so under grants-or-role new documents start private).
  */
-import type { AccessPolicy, Role } from '../config.js'
+import type { AccessPolicy } from '../config.js'
+import type { Role } from '../roles.js'
 import type { Access, Authorizer, DocumentScope, GrantStore, Principal } from './types.js'
 
 const ROLE_ACCESS: Readonly<Record<Role, Access>> = { owner: 'write', admin: 'write', editor: 'write', viewer: 'read' }

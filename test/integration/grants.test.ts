@@ -98,7 +98,7 @@ describe('managing grants', () => {
   const ADMIN = 'admin-token-admin-token-admin-token-0123'
 
   it('through the admin API: grant, list, revoke, each taking effect on the next connection', async () => {
-    const s = await server({ ADMIN_TOKEN: ADMIN })
+    const s = await server({ ADMIN_TOKEN: ADMIN, ACCESS_POLICY: 'grants' })
     const api = async (method: string, query: string, body?: unknown, auth = ADMIN): Promise<Response> =>
       await fetch(`${s.httpUrl}/admin/access${query}`, { method, headers: { authorization: `Bearer ${auth}`, 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
     expect(await accessOf(s, 'team/plan', 'ann', 'editor')).toBe('read-write') // creator: owner
@@ -107,6 +107,10 @@ describe('managing grants', () => {
     const listed = await (await api('GET', `?document=${encodeURIComponent('team/plan')}`)).json() as { grants: Array<{ userId: string, role: string }> }
     expect(listed.grants.map((g) => [g.userId, g.role]).sort()).toEqual([['ann', 'owner'], ['bob', 'viewer']])
     expect((await api('DELETE', `?document=${encodeURIComponent('team/plan')}&user=ann`)).status).toBe(409) // the last owner
+    const demoted = await api('PUT', '', { document: 'team/plan', user: 'ann', role: 'editor' })
+    expect(demoted.status).toBe(409) // nor demoted
+    expect(await demoted.json()).toEqual({ error: 'ann is the last owner of "team/plan": grant another owner first' })
+    expect(await accessOf(s, 'team/plan', 'ann', 'viewer')).toBe('read-write') // still her document
     expect((await api('DELETE', `?document=${encodeURIComponent('team/plan')}&user=bob`)).status).toBe(204)
     expect((await api('DELETE', `?document=${encodeURIComponent('team/plan')}&user=bob`)).status).toBe(404)
     expect(await accessOf(s, 'team/plan', 'bob', 'editor')).toBe('denied')
@@ -136,9 +140,14 @@ describe('managing grants', () => {
       expect(cli('grant', 'spec', 'eve', 'boss').status).toBe(2)
       expect(cli('revoke', 'spec', 'nobody').status).toBe(1)
       expect(cli('grant', 'spec', 'dan', 'owner').status).toBe(0)
-      expect(cli('revoke', 'spec', 'dan').status).toBe(2) // the last owner
-      expect(cli('grant', 'spec', 'dan', 'editor').status).toBe(0)
-      const s = await server({}, new SqliteStore({ path: file, synchronous: "full" }))
+      const revoked = cli('revoke', 'spec', 'dan')
+      expect([revoked.status, revoked.stderr]).toEqual([2, 'collabd: dan is the last owner of "spec": grant another owner first\n'])
+      const demoted = cli('grant', 'spec', 'dan', 'editor')
+      expect([demoted.status, demoted.stderr]).toEqual([2, 'collabd: dan is the last owner of "spec": grant another owner first\n'])
+      expect(cli('access', 'spec').stdout).toMatch(/owner\s+dan/)
+      expect(cli('grant', 'spec', 'gil', 'owner').status).toBe(0)
+      expect(cli('grant', 'spec', 'dan', 'editor').status).toBe(0) // another owner now
+      const s = await server({ ACCESS_POLICY: 'grants' }, new SqliteStore({ path: file, synchronous: "full" }))
       expect(await accessOf(s, 'spec', 'dan', 'viewer')).toBe('read-write')
       expect(await accessOf(s, 'spec', 'eve', 'editor')).toBe('readonly')
       expect(await accessOf(s, 'spec', 'fay', 'editor')).toBe('denied')
