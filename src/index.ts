@@ -53,7 +53,7 @@ export function createServer (options: CollabdOptions = {}): CollabServer {
     log,
     store,
     authenticator,
-    authorizer: options.authorizer ?? createAuthorizer(config, store),
+    authorizer: options.authorizer ?? createAuthorizer(config, store, log),
   })
 }
 
