@@ -10,12 +10,11 @@ import { ENVIRONMENT, loadConfig, type Config } from './config.js'
 import { ConfigError } from './errors.js'
 import { createServer } from './index.js'
 import { createLogger } from './log.js'
-import { isLastOwner } from './http/admin.js'
 import { nameProblem } from './server/admission.js'
 import pg from 'pg'
 import { createStore, describeStorage, migratePostgres } from './storage/index.js'
 import { buildDoc } from './storage/snapshot.js'
-import type { GrantRole } from './storage/types.js'
+import { isRole, lastOwnerProblem, ROLES, type Role } from './roles.js'
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
@@ -136,8 +135,6 @@ async function start (): Promise<number> {
   })
 }
 
-const GRANT_ROLES: readonly GrantRole[] = ['owner', 'admin', 'editor', 'viewer']
-
 /** `collabd grant|revoke|access`: per-document grants in the configured store. */
 async function manageAccess (command: 'grant' | 'revoke' | 'access', args: readonly string[]): Promise<number> {
   const usage = { grant: 'collabd grant DOC USER ROLE', revoke: 'collabd revoke DOC USER', access: 'collabd access DOC' }[command]
@@ -151,16 +148,23 @@ async function manageAccess (command: 'grant' | 'revoke' | 'access', args: reado
   if (config === null) return 2
   const problem = nameProblem(config, document)
   if (problem !== null) return fail(problem)
-  if (command === 'grant' && !GRANT_ROLES.includes(role as GrantRole)) return fail(`role must be one of ${GRANT_ROLES.join(', ')}`)
+  if (command === 'grant' && !isRole(role)) return fail(`role must be one of ${ROLES.join(', ')}`)
   if (config.auth.authorizeWebhook !== null) process.stderr.write('collabd: note: AUTHORIZE_URL is set, so the server decides access by asking the app and does not consult grants\n')
   const store = createStore(config.storage)
   await store.open()
   try {
+    if (command !== 'access') {
+      // The same rule as the admin API's 409: a document that has an owner keeps one.
+      const lastOwner = lastOwnerProblem(document, await store.listGrants(document), { userId: user!, role: command === 'grant' ? role as Role : null })
+      if (lastOwner !== null) {
+        process.stderr.write(`collabd: ${lastOwner}\n`)
+        return 2
+      }
+    }
     if (command === 'grant') {
-      await store.grant(document, user!, role as GrantRole)
+      await store.grant(document, user!, role as Role)
       process.stdout.write(`${user} is now ${role} of "${document}"\n`)
     } else if (command === 'revoke') {
-      if (await isLastOwner(store, document, user!)) return fail(`${user} is the last owner of "${document}": grant another owner first`)
       const removed = await store.revoke(document, user!)
       process.stdout.write(removed ? `${user} no longer has a grant on "${document}"\n` : `${user} had no grant on "${document}"\n`)
       if (!removed) return 1

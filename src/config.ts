@@ -9,6 +9,7 @@
 import * as path from 'node:path'
 import { z } from 'zod'
 import { ConfigError } from './errors.js'
+import { ROLES, type Role } from './roles.js'
 
 export type StorageConfig =
   | { readonly kind: 'memory' }
@@ -78,12 +79,15 @@ export interface Config {
   readonly logFormat: LogFormat
 }
 
-/** The roles of seed 000: owner, admin and editor read and write, viewer reads. */
-export const ROLES = ['owner', 'admin', 'editor', 'viewer'] as const
-export type Role = typeof ROLES[number]
-
-export const ACCESS_POLICIES = ['grants-or-role', 'grants', 'role'] as const
+/** How grants combine with roles (auth/access-policy.ts); the first is the default. */
+export const ACCESS_POLICIES = ['role-plus-grants', 'grants', 'role'] as const
 export type AccessPolicy = typeof ACCESS_POLICIES[number]
+
+/**
+ * A former default, refused by name rather than read with another meaning: it made every
+ * document private to its creator, and a deployment that chose it should choose again.
+ */
+const REMOVED_ACCESS_POLICY = 'grants-or-role'
 
 export interface JwtConfig {
   /** HS256/384/512 shared secret, or null. */
@@ -133,9 +137,9 @@ export interface AuthConfig {
   readonly sessionRecheckMs: number
   /** Role of a user whose token names none, or one collabd does not know. */
   readonly defaultRole: Role
-  /** How per-document grants combine with roles (auth/roles.ts). */
+  /** How per-document grants combine with roles (auth/access-policy.ts). */
   readonly accessPolicy: AccessPolicy
-  /** The first writer of a new document becomes its owner. */
+  /** The first writer of a new document is recorded as its owner (a grant). */
   readonly ownerOnCreate: boolean
   /** How long a verified credential is trusted without checking again. */
   readonly cacheMs: number
@@ -205,9 +209,9 @@ export const ENVIRONMENT: readonly Setting[] = [
   { name: 'AUTHORIZE_TIMEOUT_MS', default: '2000', doc: 'How long AUTHORIZE_URL may take before the connection is denied.' },
   { name: 'AUTHORIZE_CACHE_MS', default: '5000', doc: 'How long an AUTHORIZE_URL answer is reused for the same user and document.' },
   { name: 'ADMIN_TOKEN', default: '', doc: 'Turns on the admin API for grants (`/admin/access`), which then requires `Authorization: Bearer <ADMIN_TOKEN>`. At least 32 characters.' },
-  { name: 'ACCESS_POLICY', default: 'grants-or-role', doc: '`grants-or-role`: a document with grants is open to its grantees only, one without by role; `grants`: grantees only; `role`: roles only. Users whose own role is owner or admin write everywhere under the grant policies.' },
-  { name: 'OWNER_ON_CREATE', default: 'true', doc: 'The first user who can write to a document that does not exist yet becomes its owner (a grant), so under `grants-or-role` new documents start private to their creator.' },
-  { name: 'DEFAULT_ROLE', default: 'viewer', doc: 'Role of an authenticated user whose credential names no role or an unknown one.' },
+  { name: 'ACCESS_POLICY', default: 'role-plus-grants', doc: 'How per-document grants combine with roles. `role-plus-grants`: roles decide; a grant adds rights on its document (a viewer granted `editor` writes there) and never takes any away. `grants`: private documents, open only to their grantees with the granted role: with OWNER_ON_CREATE a new document is its creator\'s alone until others are granted access, and a document without grants is open to nobody. `role`: roles only, grants ignored. Users whose own role is owner or admin write everywhere.' },
+  { name: 'OWNER_ON_CREATE', default: 'true', doc: 'The first user who opens a document that does not exist yet and may write to it by role (editor; owners and admins are not recorded) becomes its owner, a grant. It never takes rights away: under `role-plus-grants` it records the creator (and keeps them writing if their role changes); under `grants` it is what opens the new document to its creator. Ignored under `role`.' },
+  { name: 'DEFAULT_ROLE', default: 'viewer', doc: 'Role of an authenticated user whose credential names no role or an unknown one. Better Auth\'s default role `user` is such a role: set `editor` if every signed-in user should write.' },
   { name: 'AUTH_CACHE_MS', default: '5000', doc: 'How long a verified credential is trusted before it is checked again (an expiring token never past its `exp`); refusals are remembered for a second.' },
   { name: 'ALLOW_ANONYMOUS', default: 'false', doc: 'With NODE_ENV=production, collabd refuses to start without authentication unless this is `true`.' },
   { name: 'LOG_LEVEL', default: 'info', doc: 'fatal, error, warn, info, debug, trace or silent.' },
@@ -280,7 +284,11 @@ const schema = z.object({
   AUTHORIZE_TIMEOUT_MS: int(1, 60_000),
   AUTHORIZE_CACHE_MS: int(0, 3_600_000),
   ADMIN_TOKEN: z.union([z.literal(''), z.string().min(32, 'must be at least 32 characters')]),
-  ACCESS_POLICY: z.enum(ACCESS_POLICIES),
+  ACCESS_POLICY: z.string().trim().pipe(z.enum(ACCESS_POLICIES, {
+    error: (issue) => issue.input === REMOVED_ACCESS_POLICY
+      ? 'grants-or-role is no longer offered (it made every new document private to its creator): set role-plus-grants (the default: roles decide, grants add rights) or grants (private documents)'
+      : `must be ${ACCESS_POLICIES.slice(0, -1).join(', ')} or ${ACCESS_POLICIES.at(-1)!}`,
+  })),
   OWNER_ON_CREATE: bool,
   DEFAULT_ROLE: z.enum(ROLES),
   AUTH_CACHE_MS: int(0, 3_600_000),

@@ -71,7 +71,7 @@ export function createServer (options: CollabdOptions = {}): CollabServer {
     registry,
     cluster,
     authenticator,
-    authorizer: options.authorizer ?? createAuthorizer(config, store),
+    authorizer: options.authorizer ?? createAuthorizer(config, store, log),
   })
 }
 

@@ -1,11 +1,12 @@
 /** Picks the authenticators and the authorizer the configuration asks for. */
 import type { Config } from '../config.js'
+import type { Logger } from '../log.js'
 import { anonymousAuthenticator } from './anonymous.js'
 import { BetterAuthAuthenticator } from './better-auth/authenticator.js'
 import { HttpSessions, PostgresSessions, SqliteSessions, type SessionSource } from './better-auth/sessions.js'
 import { signToken } from './better-auth/signed-token.js'
 import { JwtAuthenticator } from './jwt.js'
-import { RoleAuthorizer } from './roles.js'
+import { PolicyAuthorizer } from './access-policy.js'
 import type { AuthResult, Authenticator, Authorizer, Credentials, GrantStore } from './types.js'
 import { WebhookAuthorizer } from './webhook.js'
 
@@ -51,8 +52,8 @@ class JwtOrSessionAuthenticator implements Authenticator {
   }
 }
 
-export function createAuthorizer (config: Config, grants: GrantStore | null): Authorizer {
+export function createAuthorizer (config: Config, grants: GrantStore | null, log: Logger): Authorizer {
   if (config.auth.authorizeWebhook !== null) return new WebhookAuthorizer(config.auth.authorizeWebhook)
   const { defaultRole, accessPolicy: policy, ownerOnCreate } = config.auth
-  return new RoleAuthorizer({ defaultRole, policy, ownerOnCreate }, grants)
+  return new PolicyAuthorizer({ defaultRole, policy, ownerOnCreate }, grants, log)
 }

@@ -6,7 +6,7 @@
  * throws, and admission denies the connection and logs why.
  */
 import type { AuthorizeWebhookConfig } from '../config.js'
-import { inScope } from './roles.js'
+import { inScope } from './access-policy.js'
 import { TtlCache } from './ttl-cache.js'
 import type { Access, Authorizer, Principal } from './types.js'
 

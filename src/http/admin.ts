@@ -4,8 +4,8 @@
  * as query parameters or a JSON body, since document names may contain slashes.
  *
  *   GET    /admin/access?document=NAME                    -> { document, grants: [{ userId, role, grantedAt }] }
- *   PUT    /admin/access  { document, user, role }         -> 204
- *   DELETE /admin/access?document=NAME&user=ID            -> 204, or 404 when there was no grant
+ *   PUT    /admin/access  { document, user, role }         -> 204, or 409 when it would demote the last owner
+ *   DELETE /admin/access?document=NAME&user=ID            -> 204, 404 when there was no grant, or 409 for the last owner
  *
  * Changes apply to connections opened afterwards; open ones keep the access they were given.
  */
@@ -13,10 +13,10 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { userIdProblem } from '../auth/user-id.js'
 import type { Logger } from '../log.js'
-import type { DocumentStore, GrantRole } from '../storage/types.js'
+import { isRole, lastOwnerProblem, ROLES } from '../roles.js'
+import type { DocumentStore } from '../storage/types.js'
 import { sendJson, type HttpRoute } from './routes.js'
 
-const ROLES: ReadonlySet<string> = new Set(['owner', 'admin', 'editor', 'viewer'])
 const MAX_BODY_BYTES = 16 * 1024
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest()
@@ -33,17 +33,6 @@ async function readJson (req: IncomingMessage): Promise<unknown> {
 }
 
 /** @param nameProblem the server's document-name rule: why a name is refused, or null. */
-/**
- * Whether `userId` is the only owner of `document`. Removing the last owner would leave a
- * private document without grants, open by role again (or, if it was never written, to be
- * claimed by the next writer), so it is refused.
- */
-export async function isLastOwner (store: Pick<DocumentStore, 'listGrants'>, document: string, userId: string): Promise<boolean> {
-  const grants = await store.listGrants(document)
-  const owners = grants.filter((g) => g.role === 'owner')
-  return owners.length === 1 && owners[0]!.userId === userId
-}
-
 export function adminRoutes (adminToken: string, store: DocumentStore, log: Logger, nameProblem: (name: string) => string | null): HttpRoute[] {
   const expected = digest(adminToken)
   const authorized = (req: IncomingMessage): boolean => {
@@ -93,8 +82,10 @@ export function adminRoutes (adminToken: string, store: DocumentStore, log: Logg
         if (typeof body.user !== 'string' || body.user === '') return sendJson(res, 400, { error: 'user is required' })
         const badUser = userIdProblem(body.user)
         if (badUser !== null) return sendJson(res, 400, { error: badUser })
-        if (typeof body.role !== 'string' || !ROLES.has(body.role)) return sendJson(res, 400, { error: 'role must be owner, admin, editor or viewer' })
-        await store.grant(document!, body.user, body.role as GrantRole)
+        if (!isRole(body.role)) return sendJson(res, 400, { error: `role must be one of ${ROLES.join(', ')}` })
+        const lastOwner = lastOwnerProblem(document!, await store.listGrants(document!), { userId: body.user, role: body.role })
+        if (lastOwner !== null) return sendJson(res, 409, { error: lastOwner })
+        await store.grant(document!, body.user, body.role)
         log.info({ document, userId: body.user, role: body.role }, 'access granted')
         res.writeHead(204).end()
       }),
@@ -107,10 +98,8 @@ export function adminRoutes (adminToken: string, store: DocumentStore, log: Logg
         const user = q.get('user')
         if (badDocument(res, document)) return
         if (user === null || user === '') return sendJson(res, 400, { error: 'user is required' })
-        if (await isLastOwner(store, document!, user)) {
-          sendJson(res, 409, { error: 'the last owner cannot be removed: grant another owner first' })
-          return
-        }
+        const lastOwner = lastOwnerProblem(document!, await store.listGrants(document!), { userId: user, role: null })
+        if (lastOwner !== null) return sendJson(res, 409, { error: lastOwner })
         const removed = await store.revoke(document!, user)
         if (removed) log.info({ document, userId: user }, 'access revoked')
         if (removed) res.writeHead(204).end()

@@ -7,6 +7,7 @@
  * Implementations: memory (tests, demos), SQLite (default; writes run in a worker thread),
  * and PostgreSQL (later). All of them pass test/contract/store.test.ts.
  */
+import type { Role } from '../roles.js'
 
 export interface StoredDocument {
   /** The last compacted state, or null if the document was never compacted. */
@@ -66,7 +67,8 @@ export interface Grant {
   readonly grantedAt: number
 }
 
-export type GrantRole = 'owner' | 'admin' | 'editor' | 'viewer'
+/** A grant gives one of the roles (src/roles.ts). */
+export type GrantRole = Role
 
 export interface DocumentStore {
   /** `memory`, `sqlite`, `postgres`: for logs and /health. */

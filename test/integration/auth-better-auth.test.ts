@@ -3,7 +3,9 @@
  * its own migrations) on the test PostgreSQL and on SQLite: sign up through its API, take its
  * Set-Cookie, and connect with it on both protocols and in the bearer form. Refused: a tampered
  * cookie, a wrong secret, an expired session, a signed-out one, a banned user. Signing out while
- * connected disconnects within the re-check interval.
+ * connected disconnects within the re-check interval. Roles decide out of the box: the first
+ * user's new document stays open to the rest of the team (a fresh user, Better Auth's `user`
+ * role, reads as DEFAULT_ROLE viewer; a second editor writes), unless ACCESS_POLICY=grants.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -150,6 +152,33 @@ describe.each([['PostgreSQL', pgApp], ['SQLite', sqliteApp]] as const)('Better A
     for (const c of [byCookie, byBearer, byQuery, byHpCookie, byHpBearer]) await waitFor(() => text(c.doc) === 'signed in', 'the edit to arrive')
     expect(s.logs.filter((l) => l.msg === 'connected').map((l) => l.userId)).toEqual(Array(6).fill(ann.userId))
     expect(JSON.stringify(s.logs)).not.toContain(ann.signed.split('.')[0])
+  })
+
+  it('lets roles decide out of the box: the first user\'s new document is read by a fresh (viewer) user and written by a second editor; ACCESS_POLICY=grants keeps it private', async () => {
+    const [ann, bea, vic] = [await appInstance.signUp('ann'), await appInstance.signUp('bea'), await appInstance.signUp('vic')]
+    for (const editor of [ann, bea]) await appInstance.exec('UPDATE "user" SET role = ? WHERE id = ?', ['editor', editor.userId])
+    for (const [policy, doc] of [['defaults', 'team-plan'], ['grants', 'ann-plan']] as const) {
+      const s = await server(policy === 'grants' ? { ACCESS_POLICY: 'grants' } : {})
+      const first = hocus(s.url, doc, { token: ann.signed })
+      await synced(first.provider)
+      first.doc.getText('t').insert(0, 'plan')
+      await waitFor(() => first.provider.unsyncedChanges === 0, 'the first user\'s edit to be stored')
+      if (policy === 'grants') {
+        expect((await refused(s, doc, { headers: { Cookie: `better-auth.session_token=${vic.cookie}` } })).code).toBe(4403)
+        expect((await refused(s, doc, { headers: { Cookie: `better-auth.session_token=${bea.cookie}` } })).code).toBe(4403)
+        continue
+      }
+      const viewer = hocus(s.url, doc, { token: vic.signed }) // role "user": DEFAULT_ROLE, viewer
+      let scope: string | null = null
+      viewer.provider.on('authenticated', ({ scope: given }: { scope: string }) => { scope = given })
+      await synced(viewer.provider)
+      expect([scope, text(viewer.doc)]).toEqual(['readonly', 'plan'])
+      const second = yws(s.url, doc, { headers: { Cookie: `better-auth.session_token=${bea.cookie}` } })
+      await synced(second.provider)
+      second.doc.getText('t').insert(4, ' B')
+      await waitFor(() => text(first.doc) === 'plan B' && text(viewer.doc) === 'plan B', 'the second editor\'s edit to reach the team')
+      expect(s.logs.filter((l) => l.msg === 'connection refused' || l.msg === 'document refused')).toEqual([])
+    }
   })
 
   it('refuses a tampered cookie and a wrong secret before looking anything up', async () => {

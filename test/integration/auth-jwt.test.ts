@@ -1,7 +1,9 @@
 /**
  * JWT authentication and role-based access, end to end with the real providers: every
  * credential source on both protocols, the refusals (expired, not yet valid, wrong signature,
- * issuer, audience, missing), document-limited tokens, viewers, a PEM key and a rotating JWKS.
+ * issuer, audience, missing), document-limited tokens, roles deciding out of the box (an
+ * editor's new document stays open to viewers and other editors; ACCESS_POLICY=grants makes it
+ * private), viewers, a PEM key and a rotating JWKS.
  * Refusals are checked on the wire (close code, permission-denied message) and in the log,
  * which must never contain the token.
  */
@@ -153,9 +155,42 @@ describe('JWT credentials', () => {
 })
 
 describe('roles', () => {
+  const asEditor = async (sub: string): Promise<string> => await hs256({ sub, role: 'editor', exp: now() + 60 })
+  const asViewer = async (sub: string): Promise<string> => await hs256({ sub, role: 'viewer', exp: now() + 60 })
+
+  it('decide out of the box: an editor creates a document and types, then a viewer reads it and a second editor writes it', async () => {
+    const server = await jwtServer()
+    const ann = hocus(server.url, 'team-notes', { token: await asEditor('ann') })
+    await synced(ann.provider)
+    ann.doc.getText('t').insert(0, 'agenda')
+    await waitFor(() => ann.provider.unsyncedChanges === 0, 'the creator\'s edit to be stored')
+    const vicHp = hocus(server.url, 'team-notes', { token: await asViewer('vic') })
+    let scope: string | null = null
+    vicHp.provider.on('authenticated', ({ scope: s }: { scope: string }) => { scope = s })
+    const vicYws = yws(server.url, 'team-notes', { params: { token: await asViewer('val') } })
+    for (const c of [vicHp, vicYws]) await synced(c.provider)
+    expect(scope).toBe('readonly')
+    expect([text(vicHp.doc), text(vicYws.doc)]).toEqual(['agenda', 'agenda'])
+    const bob = yws(server.url, 'team-notes', { params: { token: await asEditor('bob') } })
+    await synced(bob.provider)
+    bob.doc.getText('t').insert(6, ' and minutes')
+    await waitFor(() => [ann, vicHp, vicYws].every((c) => text(c.doc) === 'agenda and minutes'), 'the second editor\'s edit to reach everyone')
+    expect(server.logs.filter((l) => l.msg === 'connection refused' || l.msg === 'document refused')).toEqual([])
+  })
+
+  it('ACCESS_POLICY=grants makes a new document private to its creator: the viewer and the second editor are refused (4403)', async () => {
+    const server = await jwtServer({ ACCESS_POLICY: 'grants' })
+    const ann = hocus(server.url, 'ann-only', { token: await asEditor('ann') })
+    await synced(ann.provider)
+    ann.doc.getText('t').insert(0, 'mine')
+    await waitFor(() => ann.provider.unsyncedChanges === 0, 'the creator\'s edit to be stored')
+    expect((await refusedYws(server, 'ann-only', { query: await asViewer('vic') })).code).toBe(4403)
+    expect((await refusedYws(server, 'ann-only', { query: await asEditor('bob') })).code).toBe(4403)
+    expect(server.logs.filter((l) => l.msg === 'connection refused').map((l) => l.userId)).toEqual(['vic', 'bob'])
+  })
+
   it('a viewer receives every edit and its writes change nothing for anyone, on both protocols', async () => {
-    // Access by role alone here: no creator-owner grant making the document private.
-    const server = await jwtServer({ OWNER_ON_CREATE: 'false' })
+    const server = await jwtServer()
     const editor = yws(server.url, 'shared', { params: { token: await hs256({ sub: 'ed', role: 'editor', exp: now() + 60 }) } })
     const viewerToken = await hs256({ sub: 'vi', role: 'viewer', exp: now() + 60 })
     const viewerYws = yws(server.url, 'shared', { params: { token: viewerToken } })

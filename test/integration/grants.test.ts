@@ -1,7 +1,9 @@
 /**
- * Per-document grants and ACCESS_POLICY, with JWT users: the creator of a document becomes its
- * owner, a document with grants is open to its grantees only (with their granted role), server
- * admins keep access, and the policy can be switched to roles only or grants only.
+ * Per-document grants and ACCESS_POLICY, with JWT users. Out of the box roles decide: the
+ * creator of a document is recorded as its owner, and a grant adds rights but never takes a
+ * role's away. ACCESS_POLICY=grants makes documents private (open to their grantees only, with
+ * the granted role; server admins keep access); ACCESS_POLICY=role ignores grants. Grants are
+ * managed through the admin API and the CLI, and neither may remove or demote the last owner.
  */
 import { spawnSync } from 'node:child_process'
 import * as path from 'node:path'
@@ -40,9 +42,25 @@ async function accessOf (s: TestServer, doc: string, user: string, role: string)
 }
 
 describe('grants', () => {
-  it('makes the creator the owner; others need a grant, and get the role it gives; admins keep access', async () => {
+  it('by default record the creator as owner and only add: other users keep what their role gives, and a grant raises it', async () => {
     const store = new MemoryStore()
     const s = await server({}, store)
+    expect(await accessOf(s, 'plan', 'ann', 'editor')).toBe('read-write')
+    expect((await store.listGrants('plan')).map((g) => [g.userId, g.role])).toEqual([['ann', 'owner']])
+    expect(await accessOf(s, 'plan', 'bob', 'editor')).toBe('read-write')
+    expect(await accessOf(s, 'plan', 'vic', 'viewer')).toBe('readonly')
+    await store.grant('plan', 'vic', 'editor')
+    expect(await accessOf(s, 'plan', 'vic', 'viewer')).toBe('read-write') // granted on this document
+    expect(await accessOf(s, 'other', 'vic', 'viewer')).toBe('readonly') // and only there
+    await store.grant('plan', 'bob', 'viewer')
+    expect(await accessOf(s, 'plan', 'bob', 'editor')).toBe('read-write') // a grant never demotes
+    expect(await accessOf(s, 'plan', 'ann', 'viewer')).toBe('read-write') // the creator keeps writing
+    expect(s.logs.filter((l) => l.msg === 'document refused')).toEqual([])
+  })
+
+  it('ACCESS_POLICY=grants: the creator owns a new document; others need a grant, and get the role it gives; admins keep access', async () => {
+    const store = new MemoryStore()
+    const s = await server({ ACCESS_POLICY: 'grants' }, store)
     expect(await accessOf(s, 'plan', 'ann', 'editor')).toBe('read-write')
     expect((await store.listGrants('plan')).map((g) => [g.userId, g.role])).toEqual([['ann', 'owner']])
     expect(await accessOf(s, 'plan', 'bob', 'editor')).toBe('denied')
@@ -55,12 +73,17 @@ describe('grants', () => {
     expect(s.logs.find((l) => l.msg === 'document refused')?.userId).toBe('bob')
   })
 
-  it('two editors opening a new document at once: one owns it, the other is refused', async () => {
+  it('two editors opening a new document at once: one is recorded as owner; both write by default, the other is refused under grants', async () => {
     const store = new MemoryStore()
     const s = await server({}, store)
     const outcomes = await Promise.all([accessOf(s, 'race', 'ann', 'editor'), accessOf(s, 'race', 'bob', 'editor')])
-    expect(outcomes.sort()).toEqual(['denied', 'read-write'])
+    expect(outcomes).toEqual(['read-write', 'read-write'])
     expect((await store.listGrants('race')).map((g) => g.role)).toEqual(['owner'])
+    const privateStore = new MemoryStore()
+    const strict = await server({ ACCESS_POLICY: 'grants' }, privateStore)
+    const strictOutcomes = await Promise.all([accessOf(strict, 'race', 'ann', 'editor'), accessOf(strict, 'race', 'bob', 'editor')])
+    expect(strictOutcomes.sort()).toEqual(['denied', 'read-write'])
+    expect((await privateStore.listGrants('race')).map((g) => g.role)).toEqual(['owner'])
   })
 
   it('a viewer opening a new document does not become its owner', async () => {
@@ -86,7 +109,7 @@ describe('grants', () => {
   it('a refused y-websocket client gets 4403 and the document is never loaded for it', async () => {
     const store = new MemoryStore()
     await store.grant('secret-doc', 'ann', 'owner')
-    const s = await server({}, store)
+    const s = await server({ ACCESS_POLICY: 'grants' }, store)
     const client = await raw(`${s.url}/secret-doc?token=${await token('eve', 'editor')}`)
     expect((await client.closed).code).toBe(4403)
     expect(s.server.registry.size).toBe(0)
@@ -98,7 +121,7 @@ describe('managing grants', () => {
   const ADMIN = 'admin-token-admin-token-admin-token-0123'
 
   it('through the admin API: grant, list, revoke, each taking effect on the next connection', async () => {
-    const s = await server({ ADMIN_TOKEN: ADMIN })
+    const s = await server({ ADMIN_TOKEN: ADMIN, ACCESS_POLICY: 'grants' })
     const api = async (method: string, query: string, body?: unknown, auth = ADMIN): Promise<Response> =>
       await fetch(`${s.httpUrl}/admin/access${query}`, { method, headers: { authorization: `Bearer ${auth}`, 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
     expect(await accessOf(s, 'team/plan', 'ann', 'editor')).toBe('read-write') // creator: owner
@@ -107,6 +130,10 @@ describe('managing grants', () => {
     const listed = await (await api('GET', `?document=${encodeURIComponent('team/plan')}`)).json() as { grants: Array<{ userId: string, role: string }> }
     expect(listed.grants.map((g) => [g.userId, g.role]).sort()).toEqual([['ann', 'owner'], ['bob', 'viewer']])
     expect((await api('DELETE', `?document=${encodeURIComponent('team/plan')}&user=ann`)).status).toBe(409) // the last owner
+    const demoted = await api('PUT', '', { document: 'team/plan', user: 'ann', role: 'editor' })
+    expect(demoted.status).toBe(409) // nor demoted
+    expect(await demoted.json()).toEqual({ error: 'ann is the last owner of "team/plan": grant another owner first' })
+    expect(await accessOf(s, 'team/plan', 'ann', 'viewer')).toBe('read-write') // still her document
     expect((await api('DELETE', `?document=${encodeURIComponent('team/plan')}&user=bob`)).status).toBe(204)
     expect((await api('DELETE', `?document=${encodeURIComponent('team/plan')}&user=bob`)).status).toBe(404)
     expect(await accessOf(s, 'team/plan', 'bob', 'editor')).toBe('denied')
@@ -136,9 +163,14 @@ describe('managing grants', () => {
       expect(cli('grant', 'spec', 'eve', 'boss').status).toBe(2)
       expect(cli('revoke', 'spec', 'nobody').status).toBe(1)
       expect(cli('grant', 'spec', 'dan', 'owner').status).toBe(0)
-      expect(cli('revoke', 'spec', 'dan').status).toBe(2) // the last owner
-      expect(cli('grant', 'spec', 'dan', 'editor').status).toBe(0)
-      const s = await server({}, new SqliteStore({ path: file, synchronous: "full" }))
+      const revoked = cli('revoke', 'spec', 'dan')
+      expect([revoked.status, revoked.stderr]).toEqual([2, 'collabd: dan is the last owner of "spec": grant another owner first\n'])
+      const demoted = cli('grant', 'spec', 'dan', 'editor')
+      expect([demoted.status, demoted.stderr]).toEqual([2, 'collabd: dan is the last owner of "spec": grant another owner first\n'])
+      expect(cli('access', 'spec').stdout).toMatch(/owner\s+dan/)
+      expect(cli('grant', 'spec', 'gil', 'owner').status).toBe(0)
+      expect(cli('grant', 'spec', 'dan', 'editor').status).toBe(0) // another owner now
+      const s = await server({ ACCESS_POLICY: 'grants' }, new SqliteStore({ path: file, synchronous: "full" }))
       expect(await accessOf(s, 'spec', 'dan', 'viewer')).toBe('read-write')
       expect(await accessOf(s, 'spec', 'eve', 'editor')).toBe('readonly')
       expect(await accessOf(s, 'spec', 'fay', 'editor')).toBe('denied')
