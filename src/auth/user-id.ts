@@ -8,7 +8,6 @@
 /** Longest accepted user id, in UTF-16 code units. */
 export const MAX_USER_ID_LENGTH = 512
 
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/
 
 /** @returns why the user id is refused, or null when it is acceptable. */

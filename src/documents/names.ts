@@ -8,7 +8,6 @@
 /** Longest accepted name, in UTF-16 code units. */
 export const MAX_DOCUMENT_NAME_LENGTH = 512
 
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/
 
 /** @returns why the name is refused, or null when it is acceptable. */

@@ -4,12 +4,10 @@
  * updates it relays here and the owner of its clients' awareness states, so they go when it
  * goes), and the updates it sent that it has not yet confirmed durable are held.
  *
- * Each instance appends the updates its own clients send and publishes them once. An instance
- * that receives a peer's update applies it and relays it to its clients, but does not write it:
- * it holds it until the peer says it is durable (COMMITTED). If the peer dies first, or the room
- * unloads, or a client asks for an acknowledgement while such updates are held, the room writes
- * them itself. Yjs updates are idempotent, so an update written twice costs a duplicate log row
- * until compaction, never a wrong document.
+ * When held updates are written from here (the peer dies first, the room unloads, a client asks
+ * for an acknowledgement while they are held) is ARCHITECTURE.md's "Many instances". Yjs updates
+ * are idempotent, so an update written twice costs a duplicate log row until compaction, never
+ * a wrong document.
  */
 import { decodeAwarenessUpdate, type AwarenessEntry } from '../protocol/awareness.js'
 import { awarenessBody, isEmptyUpdate } from '../protocol/messages.js'

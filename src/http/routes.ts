@@ -1,6 +1,6 @@
 /**
- * HTTP routes as a small table, not a chain of ifs. Later issues add metrics, the admin API and
- * static pages as more rows.
+ * HTTP routes as a small table, not a chain of ifs: `/health` and, with ADMIN_TOKEN, the admin
+ * API are its rows (server.ts builds the table).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 

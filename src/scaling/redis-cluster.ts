@@ -1,24 +1,11 @@
 /**
  * Many instances serving the same documents, over Redis pub/sub (REDIS_URL): the cluster
- * proper. ARCHITECTURE.md ("Many instances") gives the rules; in short:
- *
- * - Loading a document: subscribe to its channel, load from the store, then ask the other
- *   instances (SYNC_REQUEST with our state vector) for what the store may not have yet. Each
- *   answers with the difference, its own state vector (so we send back what it lacks) and its
- *   clients' awareness. What arrives on the channel while the store is read is kept and applied
- *   once the room is attached (the load buffer).
- * - Each accepted update is appended by the instance whose client sent it and published once;
- *   the others apply it, relay it, and hold it until it is confirmed durable
- *   (documents/peers.ts says what happens if it never is).
- * - An instance that says goodbye or stops heartbeating is gone (liveness.ts): its unconfirmed
- *   updates are written by the instances that hold them and its clients' presence removed.
- * - Redis going away stops nothing local. When the link is up again after an outage
- *   (redis-link.ts), every loaded document is synced again, held updates are written, the last
- *   confirmations are published again, this instance says REJOINED, and the loaded documents
- *   are read from the store again (store-rereads.ts).
- *
- * The store is the truth; Redis only carries what is in flight. Nothing is kept in Redis.
- * Wire format: instance-messages.ts and protocol/PROTOCOL.md ("Between instances").
+ * proper, on top of the connections (redis-link.ts) and instance liveness (liveness.ts). It
+ * owns the document channels, the load buffer (what arrives for a document while the store is
+ * read, applied once its room is attached), the sync request and reply, and what happens when
+ * the link comes back after an outage or another instance leaves, rejoins or times out.
+ * ARCHITECTURE.md ("Many instances") gives the rules; the wire format is protocol/PROTOCOL.md,
+ * "Between instances". The store is the truth; nothing is kept in Redis.
  */
 import { randomBytes } from 'node:crypto'
 import type { ClusterHealth, ClusterNode, ClusterRoom, LoadedRooms } from '../documents/cluster.js'

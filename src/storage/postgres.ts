@@ -2,10 +2,8 @@
  * The production store: PostgreSQL through a `pg` pool (PG_POOL_SIZE connections).
  *
  * Same contract as the SQLite store. Appends are one transaction per batch, inserted with one
- * multi-row statement per document run. Compaction reads the snapshot and the log, merges them
- * in a worker thread with no lock held, then writes the snapshot only if its version has not
- * moved (two instances compacting one document: the later one writes nothing) and deletes
- * exactly the rows it read, by id, so appends arriving meanwhile survive. The pool's idle-client errors are
+ * multi-row statement per document run. Compaction merges in a worker thread with no lock
+ * held and writes only if the snapshot has not moved (ARCHITECTURE.md, "Compaction"). The pool's idle-client errors are
  * handled: a database that goes away makes operations fail (and the durability queue retry),
  * never the process crash.
  */

@@ -1,11 +1,11 @@
 /**
  * The storage interface. A document is stored as a snapshot (a merged Yjs update, written by
  * compaction) plus an append-only log of the updates accepted since. Loading reads both;
- * compaction merges them into a new snapshot and deletes exactly the log rows it merged, in one
- * transaction, so other writers may keep appending to the same document meanwhile.
+ * compaction merges them into a new snapshot and deletes exactly the log rows it merged, so other
+ * writers may keep appending to the same document meanwhile (ARCHITECTURE.md, "Compaction").
  *
- * Implementations: memory (tests, demos), SQLite (default; writes run in a worker thread),
- * and PostgreSQL (later). All of them pass test/contract/store.test.ts.
+ * Implementations: memory (tests, demos), SQLite (default; writes run in a worker thread) and
+ * PostgreSQL (a `pg` pool, for several instances). All of them pass test/contract/store.test.ts.
  */
 import type { Role } from '../roles.js'
 
