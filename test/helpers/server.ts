@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import { PassThrough } from 'node:stream'
 import { createServer, createLogger, MemoryStore, type CollabServer, type DocumentStore, type Config, type Authenticator, type Authorizer } from '../../dist/index.js'
+import { ROOT } from './paths.js'
 import { waitFor } from './wait.js'
 
-export const ROOT = path.resolve(import.meta.dirname, '..', '..')
+export { ROOT }
 export const CLI = path.join(ROOT, 'dist', 'cli.js')
 
 export interface TestServer {
