@@ -9,7 +9,7 @@ import * as Y from 'yjs'
 import pg from 'pg'
 import { CorruptDocumentError, MemoryStore, PostgresStore, SqliteStore, type DocumentStore, type StoredDocument } from '../../dist/index.js'
 import { buildDoc } from '../../dist/storage/snapshot.js'
-import { freshSchema } from '../helpers/postgres.js'
+import { freshSchema, PG_BASE, schemaUrl } from '../helpers/postgres.js'
 import { tempDir } from '../helpers/server.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -66,12 +66,12 @@ const factories: Record<string, () => Promise<Harness>> = {
     }
   },
   postgres: async () => {
-    const base = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+    const base = PG_BASE
     const schema = `contract_${process.pid}_${Date.now()}_${Math.floor(Math.random() * 1e6)}`
     const admin = new pg.Client({ connectionString: base })
     await admin.connect()
     await admin.query(`CREATE SCHEMA ${schema}`)
-    const url = `${base}?options=${encodeURIComponent(`-c search_path=${schema}`)}`
+    const url = schemaUrl(schema)
     const stores: DocumentStore[] = []
     const make = async (): Promise<DocumentStore> => {
       const s = new PostgresStore({ url, poolSize: 4, migrate: true })

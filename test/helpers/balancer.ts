@@ -13,14 +13,11 @@ export class Balancer {
   private refusing = false
   port = 0
 
-  constructor (private readonly backends: number[]) {}
+  /** @param backends ports on 127.0.0.1, or addresses. */
+  constructor (private readonly backends: Array<number | { readonly host: string, readonly port: number }>) {}
 
   get url (): string {
     return `ws://127.0.0.1:${this.port}/ws`
-  }
-
-  get redisUrl (): string {
-    return `redis://127.0.0.1:${this.port}`
   }
 
   async start (): Promise<void> {
@@ -42,8 +39,8 @@ export class Balancer {
       client.destroy()
       return
     }
-    const port = this.backends[this.next++ % this.backends.length]!
-    const upstream = net.connect(port, '127.0.0.1')
+    const backend = this.backends[this.next++ % this.backends.length]!
+    const upstream = typeof backend === 'number' ? net.connect(backend, '127.0.0.1') : net.connect(backend.port, backend.host)
     let connected = false
     upstream.on('error', () => {
       if (connected) client.destroy()

@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import { PassThrough } from 'node:stream'
 import { createServer, createLogger, MemoryStore, type CollabServer, type DocumentStore, type Config, type Authenticator, type Authorizer } from '../../dist/index.js'
+import { ROOT } from './paths.js'
 import { waitFor } from './wait.js'
 
-export const ROOT = path.resolve(import.meta.dirname, '..', '..')
+export { ROOT }
 export const CLI = path.join(ROOT, 'dist', 'cli.js')
 
 export interface TestServer {
@@ -83,9 +84,12 @@ export interface ServerProcess {
   stop (signal?: NodeJS.Signals): Promise<number | string>
 }
 
-/** Spawns `collabd start` with PORT=0 and waits for its "listening" line. */
-export async function spawnServer (env: Record<string, string>, opts: { cwd?: string, timeoutMs?: number } = {}): Promise<ServerProcess> {
-  const proc = spawn(process.execPath, [CLI, 'start'], {
+/**
+ * Spawns `collabd start` with PORT=0 and waits for its "listening" line.
+ * @param opts.node the Node.js binary to run it with (default: the one running the tests)
+ */
+export async function spawnServer (env: Record<string, string>, opts: { cwd?: string, timeoutMs?: number, node?: string } = {}): Promise<ServerProcess> {
+  const proc = spawn(opts.node ?? process.execPath, [CLI, 'start'], {
     // Not the repository: a developer's .env there must not leak into tests.
     cwd: opts.cwd ?? tmpdir(),
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', LOG_FORMAT: 'json', ...env },

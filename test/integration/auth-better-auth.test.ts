@@ -22,11 +22,12 @@ import { decoding } from 'lib0'
 import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { destroyClients, hocus, raw, synced, text, yws } from '../helpers/clients.js'
+import { PG_BASE, schemaUrl } from '../helpers/postgres.js'
 import { startServer, type TestServer } from '../helpers/server.js'
 import { waitFor } from '../helpers/wait.js'
 
 const SECRET = 'better-auth-test-secret-0123456789abcdef0123456789'
-const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const PG_URL = PG_BASE
 
 interface App {
   /** What collabd's BETTER_AUTH_DATABASE_URL should be. */
@@ -49,7 +50,7 @@ async function pgApp (): Promise<App> {
   await setup.connect()
   await setup.query(`CREATE SCHEMA ${schema}`)
   await setup.end()
-  const url = `${PG_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`
+  const url = schemaUrl(schema)
   const pool = new pg.Pool({ connectionString: url })
   return await app(pool, url, async (sql, params) => { await pool.query(sql.replace(/\?/g, (() => { let i = 0; return () => `$${++i}` })()), params) }, async () => {
     await pool.end()

@@ -6,14 +6,15 @@
  */
 import { Redis } from 'ioredis'
 import * as Y from 'yjs'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest'
 import { PostgresStore, type Config, type DocumentStore } from '../../dist/index.js'
 import { Balancer } from '../helpers/balancer.js'
 import { GatedStore } from '../helpers/gated-store.js'
 import { destroyClients, hocus, synced, text, yws } from '../helpers/clients.js'
 import { editor, type Editor } from '../helpers/editors.js'
 import { freshSchema, type Schema } from '../helpers/postgres.js'
-import { freePort, PrivateRedis, SHARED_REDIS_URL } from '../helpers/redis.js'
+import { requireProgram } from '../helpers/programs.js'
+import { freePort, PrivateRedis, SHARED_REDIS_ADDRESS, SHARED_REDIS_URL, sharedRedisThrough } from '../helpers/redis.js'
 import { spawnServer, startServer, type ServerProcess, type TestServer } from '../helpers/server.js'
 import { prng, sleep, waitFor } from '../helpers/wait.js'
 
@@ -40,9 +41,12 @@ afterAll(async () => { await schema.drop() })
 /** Channel names no other test (or run) shares. */
 const freshPrefix = (): string => `collabd-test:${process.pid}:${++testNumber}:`
 
-/** A redis-server of this test's own (stopped and restarted by it), killed after the test. */
-async function privateRedis (): Promise<PrivateRedis> {
-  const redis = new PrivateRedis(await freePort())
+/**
+ * A redis-server of this test's own (stopped and restarted by it), killed after the test. Skips
+ * the test, with the reason, when redis-server is not installed.
+ */
+async function privateRedis (ctx: TestContext): Promise<PrivateRedis> {
+  const redis = new PrivateRedis(await freePort(), requireProgram(ctx, 'redis-server'))
   await redis.start()
   cleanups.push(async () => { await redis.kill() })
   return redis
@@ -195,8 +199,8 @@ describe('three instances over Redis', () => {
 })
 
 describe('Redis restarted mid-test', () => {
-  it('keeps serving local clients, reports degraded, and converges again once Redis is back', async () => {
-    const redis = await privateRedis()
+  it('keeps serving local clients, reports degraded, and converges again once Redis is back', async (ctx) => {
+    const redis = await privateRedis(ctx)
     const [a, b] = await instances(2, redis.url)
     const a1 = hocus(a!.url, 'restart')
     const a2 = yws(a!.url, 'restart')
@@ -234,8 +238,8 @@ describe('Redis restarted mid-test', () => {
 })
 
 describe('edits made while Redis was away, by an instance that has since let the document go', () => {
-  it('reach the clients of the other instances once Redis is back (read again from the store)', async () => {
-    const redis = await privateRedis()
+  it('reach the clients of the other instances once Redis is back (read again from the store)', async (ctx) => {
+    const redis = await privateRedis(ctx)
     const prefix = freshPrefix()
     const [a] = await instances(1, redis.url, prefix, { documentUnloadDelayMs: 50 })
     const [b] = await instances(1, redis.url, prefix)
@@ -261,11 +265,11 @@ describe('edits made while Redis was away, by an instance that has since let the
 describe('an instance cut off from Redis while the others are not', () => {
   /** `a` reaches Redis through a proxy the test cuts; `b` directly. Both have `doc` open and in sync. */
   async function oneSided (doc: string, peerTimeoutMs = 1500): Promise<{ a: TestServer, b: TestServer, proxy: Balancer, onA: ReturnType<typeof hocus>, onB: ReturnType<typeof yws> }> {
-    const proxy = new Balancer([6379])
+    const proxy = new Balancer([SHARED_REDIS_ADDRESS])
     await proxy.start()
     cleanups.push(async () => { await proxy.stop() })
     const prefix = freshPrefix()
-    const [a] = await instances(1, proxy.redisUrl, prefix, { documentUnloadDelayMs: 50 }, peerTimeoutMs)
+    const [a] = await instances(1, sharedRedisThrough(proxy.port), prefix, { documentUnloadDelayMs: 50 }, peerTimeoutMs)
     const [b] = await instances(1, SHARED_REDIS_URL, prefix, {}, peerTimeoutMs)
     const onA = hocus(a!.url, doc)
     const onB = yws(b!.url, doc)
@@ -335,8 +339,8 @@ describe('a document another instance is unloading', () => {
 })
 
 describe('a subscription Redis refuses on a connection that stays up', () => {
-  it('is tried again by reconnecting, and the instance joins the others once Redis allows it', async () => {
-    const redis = await privateRedis()
+  it('is tried again by reconnecting, and the instance joins the others once Redis allows it', async (ctx) => {
+    const redis = await privateRedis(ctx)
     const admin = new Redis(redis.url)
     cleanups.push(async () => { admin.disconnect() })
     // An operator's mistake: a user that may publish and run commands, but on no channel.
@@ -357,11 +361,11 @@ describe('a subscription Redis refuses on a connection that stays up', () => {
 
 describe('a Redis connection that goes silent without closing', () => {
   it('is noticed through the instance\'s own heartbeat and reconnected', async () => {
-    const proxy = new Balancer([6379])
+    const proxy = new Balancer([SHARED_REDIS_ADDRESS])
     await proxy.start()
     cleanups.push(async () => { await proxy.stop() })
     const prefix = freshPrefix()
-    const [a] = await instances(1, proxy.redisUrl, prefix)
+    const [a] = await instances(1, sharedRedisThrough(proxy.port), prefix)
     const [b] = await instances(1, SHARED_REDIS_URL, prefix)
     const onA = yws(a!.url, 'silent')
     const onB = yws(b!.url, 'silent')

@@ -1,5 +1,6 @@
 /**
- * deploy/nginx.conf, run for real: a real nginx (Debian's package; .ci/run installs it) with a
+ * deploy/nginx.conf, run for real: a real nginx (Debian's package; .ci/run installs it; skipped
+ * with the reason where nginx or openssl is missing) with a
  * throwaway certificate in front of two collabd instances sharing PostgreSQL and Redis. Clients
  * of both protocols connect over wss:// through it, land on different instances and sync; an
  * instance stopped with SIGTERM sends its client through nginx to the other one.
@@ -14,12 +15,12 @@ import WebSocket from 'ws'
 import { PostgresStore } from '../../dist/index.js'
 import { destroyClients, hocus, synced, text, yws } from '../helpers/clients.js'
 import { freshSchema, type Schema } from '../helpers/postgres.js'
+import { requireProgram } from '../helpers/programs.js'
 import { freePort, SHARED_REDIS_URL } from '../helpers/redis.js'
 import { ROOT, startServer, tempDir, type TestServer } from '../helpers/server.js'
 import { waitFor } from '../helpers/wait.js'
 
 let schema: Schema | null = null
-const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => spawnSync(p, ['-v']).status === 0)
 
 /** ws that accepts the test's self-signed certificate (what a browser would after trusting it). */
 const InsecureWebSocket = class extends WebSocket {
@@ -69,8 +70,9 @@ function get (url: string): Promise<{ status: number, headers: http.IncomingHttp
   })
 }
 
-it('syncs clients of both protocols over wss:// through deploy/nginx.conf to two instances, and moves a client when its instance stops', async () => {
-  expect(NGINX, 'nginx is not installed (apt-get install nginx; .ci/run does this)').toBeDefined()
+it('syncs clients of both protocols over wss:// through deploy/nginx.conf to two instances, and moves a client when its instance stops', async (ctx) => {
+  const nginxProgram = requireProgram(ctx, 'nginx')
+  const openssl = requireProgram(ctx, 'openssl')
   schema = await freshSchema('nginx')
   const databaseUrl = schema.url
   const prefix = `collabd-nginx:${process.pid}:`
@@ -80,7 +82,7 @@ it('syncs clients of both protocols over wss:// through deploy/nginx.conf to two
       env: { REDIS_URL: SHARED_REDIS_URL, REDIS_PREFIX: prefix },
     }))
   }
-  const cert = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+  const cert = spawnSync(openssl, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
     '-keyout', path.join(dir.dir, 'key.pem'), '-out', path.join(dir.dir, 'cert.pem')], { encoding: 'utf8' })
   expect(cert.status, cert.stderr).toBe(0)
   const [httpPort, httpsPort] = [await freePort(), await freePort()]
@@ -99,9 +101,9 @@ http {
   include ${dir.dir}/collabd.conf;
 }
 `)
-  const check = spawnSync(NGINX!, ['-t', '-p', dir.dir, '-c', path.join(dir.dir, 'nginx.conf')], { encoding: 'utf8' })
+  const check = spawnSync(nginxProgram, ['-t', '-p', dir.dir, '-c', path.join(dir.dir, 'nginx.conf')], { encoding: 'utf8' })
   expect(check.status, check.stderr).toBe(0)
-  nginx = spawn(NGINX!, ['-p', dir.dir, '-c', path.join(dir.dir, 'nginx.conf')], { stdio: 'ignore' })
+  nginx = spawn(nginxProgram, ['-p', dir.dir, '-c', path.join(dir.dir, 'nginx.conf')], { stdio: 'ignore' })
   await waitFor(async () => (await get(`https://127.0.0.1:${httpsPort}/health`).catch(() => ({ status: 0 }))).status === 200, 'nginx to proxy /health', 10_000, 50)
 
   const redirect = await get(`http://127.0.0.1:${httpPort}/ws`)

@@ -8,7 +8,7 @@ import * as net from 'node:net'
 import { afterAll, afterEach, expect, it } from 'vitest'
 import { PostgresStore } from '../../dist/index.js'
 import { destroyClients, hocus, synced, text, yws } from '../helpers/clients.js'
-import { freshSchema, type Schema } from '../helpers/postgres.js'
+import { freshSchema, PG_ADDRESS, schemaUrl, type Schema } from '../helpers/postgres.js'
 import { startServer, type TestServer } from '../helpers/server.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -22,7 +22,7 @@ class Proxy {
 
   async start (): Promise<void> {
     this.server = net.createServer((client) => {
-      const upstream = net.connect(5432, '127.0.0.1')
+      const upstream = net.connect(PG_ADDRESS.port, PG_ADDRESS.host)
       for (const s of [client, upstream]) {
         this.sockets.add(s)
         s.on('close', () => this.sockets.delete(s))
@@ -53,7 +53,7 @@ afterAll(async () => { await schema?.drop() })
 it('keeps clients in sync during an outage and writes and acknowledges everything once the database is back', async () => {
   schema = await freshSchema('outage')
   await proxy.start()
-  const url = `postgres://postgres@127.0.0.1:${proxy.port}/test?options=${encodeURIComponent(`-c search_path=${schema.name}`)}`
+  const url = schemaUrl(schema.name, proxy.port)
   const store = new PostgresStore({ url, poolSize: 4, migrate: true })
   server = await startServer({ store })
   const writer = hocus(server.url, 'outage')

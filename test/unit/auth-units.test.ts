@@ -4,8 +4,8 @@
  */
 import { createHmac } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { signToken, verifySignedToken } from '../../dist/auth/better-auth/signed-token.js'
-import { loadConfig } from '../../dist/config.js'
+import { signToken, verifySignedToken } from '../../src/auth/better-auth/signed-token.js'
+import { loadConfig } from '../../src/config.js'
 
 const SECRET = 'better-auth-test-secret-0123456789abcdef0123456789'
 

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { updateRanges } from '../../dist/bench/update-ranges.js'
+import { updateRanges } from '../../src/bench/update-ranges.js'
 import { prng } from '../helpers/wait.js'
 
 function randomEdits (seed: number, count: number): Uint8Array[] {

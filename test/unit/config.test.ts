@@ -5,9 +5,9 @@
 import { readFileSync } from 'node:fs'
 import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { describeStorage } from '../../dist/storage/index.js'
-import { ConfigError, ENVIRONMENT, loadConfig } from '../../dist/index.js'
-import { ROOT } from '../helpers/server.js'
+import { describeStorage } from '../../src/storage/index.js'
+import { ConfigError, ENVIRONMENT, loadConfig } from '../../src/index.js'
+import { ROOT } from '../helpers/paths.js'
 
 describe('loadConfig', () => {
   it('has a default for everything, matching the documented defaults', () => {

@@ -4,10 +4,10 @@
  * frame or trusted a length it should not have.
  */
 import { describe, expect, it } from 'vitest'
-import { ProtocolError } from '../../dist/errors.js'
-import { decodeAwarenessUpdate } from '../../dist/protocol/awareness.js'
-import * as hp from '../../dist/protocol/hocuspocus.js'
-import * as yws from '../../dist/protocol/y-websocket.js'
+import { ProtocolError } from '../../src/errors.js'
+import { decodeAwarenessUpdate } from '../../src/protocol/awareness.js'
+import * as hp from '../../src/protocol/hocuspocus.js'
+import * as yws from '../../src/protocol/y-websocket.js'
 import { fuzzFrame, mutate, validBodies } from '../helpers/fuzz.js'
 import { prng } from '../helpers/wait.js'
 

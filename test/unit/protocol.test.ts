@@ -10,11 +10,11 @@ import { describe, expect, it } from 'vitest'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
-import * as hp from '../../dist/protocol/hocuspocus.js'
-import * as yws from '../../dist/protocol/y-websocket.js'
-import { awarenessBody, syncStep1Body, syncStep2Body, updateBody } from '../../dist/protocol/messages.js'
-import { decodeAwarenessUpdate, encodeAwarenessUpdate } from '../../dist/protocol/awareness.js'
-import { ProtocolError } from '../../dist/errors.js'
+import * as hp from '../../src/protocol/hocuspocus.js'
+import * as yws from '../../src/protocol/y-websocket.js'
+import { awarenessBody, syncStep1Body, syncStep2Body, updateBody } from '../../src/protocol/messages.js'
+import { decodeAwarenessUpdate, encodeAwarenessUpdate } from '../../src/protocol/awareness.js'
+import { ProtocolError } from '../../src/errors.js'
 
 function docWithText (s: string): Y.Doc {
   const doc = new Y.Doc()

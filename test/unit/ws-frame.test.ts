@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import * as ws from 'ws'
-import { binaryFrame, binaryFrames, repeatFrame } from '../../dist/server/ws-frame.js'
+import { binaryFrame, binaryFrames, repeatFrame } from '../../src/server/ws-frame.js'
 
 /** ws's frame parser (exported at runtime, missing from @types/ws). */
 interface FrameReceiver {
