@@ -3,11 +3,6 @@ import { defineConfig, type Plugin } from 'vitest/config'
 
 const DIST = path.resolve(import.meta.dirname, 'dist') + path.sep
 
-// Unit tests still importing dist/ while they are rewritten; remove a file from here once it
-// imports src/.
-const UNIT_TESTS_ON_DIST = ['test/unit/room-relay.test.ts', 'test/unit/cluster-units.test.ts']
-  .map((f) => path.resolve(import.meta.dirname, f))
-
 /**
  * Makes a unit test fail at once when it (or a helper it uses) imports the built package: unit
  * tests must run without a build, so `npm run test:unit` never tests stale code.
@@ -17,7 +12,7 @@ function unitTestsImportSrc (): Plugin {
     name: 'collabd:unit-tests-import-src',
     enforce: 'pre',
     async resolveId (source, importer, options) {
-      if (importer === undefined || importer.startsWith(DIST) || UNIT_TESTS_ON_DIST.includes(importer)) return null
+      if (importer === undefined || importer.startsWith(DIST)) return null
       const resolved = await this.resolve(source, importer, { ...options, skipSelf: true })
       if (resolved !== null && resolved.id.startsWith(DIST)) {
         throw new Error(`${path.relative(import.meta.dirname, importer)} imports ${source}: unit tests import src/, never the built dist/ (move the test to test/integration, or import from src/)`)

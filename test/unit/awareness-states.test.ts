@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as Y from 'yjs'
 import { AwarenessStates } from '../../src/documents/awareness-states.js'
-import { CloseCode, ProtocolError } from '../../src/errors.js'
+import { CloseCode, LimitError } from '../../src/errors.js'
 import { REMOVED_STATE, decodeAwarenessUpdate, encodeAwarenessUpdate, type AwarenessEntry } from '../../src/protocol/awareness.js'
 import { prng } from '../helpers/wait.js'
 
@@ -16,9 +16,12 @@ type Owner = string
 const entry = (clientId: number, clock: number, state: unknown): AwarenessEntry =>
   ({ clientId, clock, state: state === null ? REMOVED_STATE : JSON.stringify(state) })
 
-/** One place for the call, so a change of apply's signature changes one line here. */
-function apply (states: AwarenessStates<Owner>, owner: Owner, entries: AwarenessEntry[], opts: { limit?: number, forgetRemovals?: boolean } = {}): boolean {
-  return states.apply(entries, owner, opts.limit, opts.forgetRemovals)
+/** A table whose members may hold `perMember` client ids, and each other instance `perPeer`. */
+const table = (perMember: number, perPeer = perMember): AwarenessStates<Owner> => new AwarenessStates<Owner>({ perMember, perPeer })
+
+/** Entries from a member, or (`fromPeer`) from another instance, whose removals are forgotten at once. */
+function apply (states: AwarenessStates<Owner>, owner: Owner, entries: AwarenessEntry[], opts: { fromPeer?: boolean } = {}): boolean {
+  return opts.fromPeer === true ? states.applyFromPeer(entries, owner) : states.applyFromMember(entries, owner)
 }
 
 /** What encodeAll would tell a newcomer, as clientId -> [clock, state]. */
@@ -43,7 +46,7 @@ function stockAwareness (): { awareness: awarenessProtocol.Awareness, remote ():
 
 describe('clock rules', () => {
   it('takes a newer clock, ignores an older or equal one, and says whether anything changed', () => {
-    const s = new AwarenessStates<Owner>(4)
+    const s = table(4)
     expect(apply(s, 'ann', [entry(1, 3, { cursor: 1 })])).toBe(true)
     expect(apply(s, 'ann', [entry(1, 2, { cursor: 0 })])).toBe(false)
     expect(apply(s, 'ann', [entry(1, 3, { cursor: 2 })])).toBe(false)
@@ -53,7 +56,7 @@ describe('clock rules', () => {
   })
 
   it('lets a removal win over a state at an equal clock, once', () => {
-    const s = new AwarenessStates<Owner>(4)
+    const s = table(4)
     apply(s, 'ann', [entry(1, 5, { a: 1 })])
     expect(apply(s, 'ann', [entry(1, 5, null)])).toBe(true)
     expect(present(s)).toEqual({})
@@ -66,7 +69,7 @@ describe('clock rules', () => {
   })
 
   it('ignores, and does not remember, the removal of a client it never saw', () => {
-    const s = new AwarenessStates<Owner>(4)
+    const s = table(4)
     expect(apply(s, 'ann', [entry(9, 3, null)])).toBe(false)
     expect(s.size).toBe(0)
   })
@@ -76,7 +79,7 @@ describe('clock rules', () => {
     // at clock 0 (it counts an unknown client as clock 0) and remembers the clock of a removal of
     // a client it never saw; the table takes the former and forgets the latter.
     const rand = prng(7)
-    const s = new AwarenessStates<Owner>(100)
+    const s = table(100)
     const stock = stockAwareness()
     const seen = new Set<number>()
     try {
@@ -103,8 +106,8 @@ describe('clock rules', () => {
 })
 
 describe('per-owner limit', () => {
-  it('refuses a client id past maxPerMember with a policy-violation ProtocolError, keeping what it had', () => {
-    const s = new AwarenessStates<Owner>(2)
+  it('refuses a client id past the member\'s limit with a policy-violation LimitError, keeping what it had', () => {
+    const s = table(2)
     apply(s, 'ann', [entry(1, 1, { n: 1 }), entry(2, 1, { n: 2 })])
     apply(s, 'ann', [entry(1, 2, { n: 1.5 })]) // updating an owned client id takes no new slot
     let error: unknown
@@ -113,42 +116,43 @@ describe('per-owner limit', () => {
     } catch (err) {
       error = err
     }
-    expect(error).toBeInstanceOf(ProtocolError)
-    expect((error as ProtocolError).closeCode).toBe(CloseCode.policyViolation)
+    expect(error).toBeInstanceOf(LimitError)
+    expect((error as LimitError).code).toBe('ERR_LIMIT_AWARENESS_CLIENTS')
+    expect((error as LimitError).closeCode).toBe(CloseCode.policyViolation)
     expect(present(s)).toEqual({ 1: [2, { n: 1.5 }], 2: [1, { n: 2 }] })
     apply(s, 'bob', [entry(3, 1, { n: 3 }), entry(4, 1, { n: 4 })]) // every owner has its own count
     expect(s.presentCount).toBe(4)
   })
 
-  it('counts removed entries it keeps, so the table stays bounded, and frees them with forgetRemovals', () => {
-    const s = new AwarenessStates<Owner>(2)
+  it('counts removed entries it keeps, so the table stays bounded, and frees them for another instance, whose removals are forgotten', () => {
+    const s = table(2)
     apply(s, 'ann', [entry(1, 1, { n: 1 }), entry(2, 1, { n: 2 })])
     apply(s, 'ann', [entry(2, 2, null)])
-    expect(() => apply(s, 'ann', [entry(3, 1, { n: 3 })])).toThrow(ProtocolError)
+    expect(() => apply(s, 'ann', [entry(3, 1, { n: 3 })])).toThrow(LimitError)
 
-    const peer = new AwarenessStates<Owner>(2)
-    apply(peer, 'other-instance', [entry(1, 1, { n: 1 }), entry(2, 1, { n: 2 })], { forgetRemovals: true })
-    expect(apply(peer, 'other-instance', [entry(2, 2, null)], { forgetRemovals: true })).toBe(true)
+    const peer = table(2)
+    apply(peer, 'other-instance', [entry(1, 1, { n: 1 }), entry(2, 1, { n: 2 })], { fromPeer: true })
+    expect(apply(peer, 'other-instance', [entry(2, 2, null)], { fromPeer: true })).toBe(true)
     expect(peer.size).toBe(1)
-    apply(peer, 'other-instance', [entry(3, 1, { n: 3 })], { forgetRemovals: true })
+    apply(peer, 'other-instance', [entry(3, 1, { n: 3 })], { fromPeer: true })
     expect(present(peer)).toEqual({ 1: [1, { n: 1 }], 3: [1, { n: 3 }] })
   })
 
-  it('uses the limit given for an owner instead of maxPerMember', () => {
-    const s = new AwarenessStates<Owner>(1)
+  it('gives another instance its own, larger limit', () => {
+    const s = table(1, 50)
     const many = (from: number): AwarenessEntry[] => Array.from({ length: 50 }, (_, i) => entry(from + i, 1, { i }))
-    expect(() => apply(s, 'ann', many(1))).toThrow(ProtocolError)
-    expect(apply(s, 'peer', many(101), { limit: 50 })).toBe(true)
+    expect(() => apply(s, 'ann', many(1))).toThrow(LimitError)
+    expect(apply(s, 'peer', many(101), { fromPeer: true })).toBe(true)
     expect(Object.keys(present(s, (o) => o === 'peer'))).toHaveLength(50)
-    expect(() => apply(s, 'peer', [entry(999, 1, {})], { limit: 50 })).toThrow(ProtocolError)
+    expect(() => apply(s, 'peer', [entry(999, 1, {})], { fromPeer: true })).toThrow(LimitError)
   })
 
   it('moves a client id to the owner that last set it', () => {
-    const s = new AwarenessStates<Owner>(1)
+    const s = table(1)
     apply(s, 'ann', [entry(1, 1, { by: 'ann' })])
     apply(s, 'bob', [entry(1, 2, { by: 'bob' })]) // e.g. the client reconnected on another socket
     apply(s, 'ann', [entry(2, 1, { by: 'ann' })]) // ann's slot is free again
-    expect(() => apply(s, 'bob', [entry(3, 1, {})])).toThrow(ProtocolError) // bob's one slot is taken
+    expect(() => apply(s, 'bob', [entry(3, 1, {})])).toThrow(LimitError) // bob's one slot is taken
     expect(s.removeOwner('ann')).not.toBeNull()
     expect(present(s)).toEqual({ 1: [2, { by: 'bob' }] })
   })
@@ -156,7 +160,7 @@ describe('per-owner limit', () => {
 
 describe('removeOwner', () => {
   it('forgets what the owner set and announces it to stock clients as removed', () => {
-    const s = new AwarenessStates<Owner>(4)
+    const s = table(4)
     apply(s, 'ann', [entry(1, 4, { name: 'Ann' }), entry(2, 1, { name: 'Ann, 2nd tab' })])
     apply(s, 'ann', [entry(2, 2, null)])
     apply(s, 'bob', [entry(3, 1, { name: 'Bob' })])
@@ -179,7 +183,7 @@ describe('removeOwner', () => {
   })
 
   it('returns null for an owner whose states were all removed already', () => {
-    const s = new AwarenessStates<Owner>(4)
+    const s = table(4)
     apply(s, 'ann', [entry(1, 1, {})])
     apply(s, 'ann', [entry(1, 2, null)])
     expect(s.removeOwner('ann')).toBeNull()
@@ -189,7 +193,7 @@ describe('removeOwner', () => {
 
 describe('encodeAll', () => {
   it('holds every present state with its clock, of the owners include accepts, and is null when there is none', () => {
-    const s = new AwarenessStates<Owner>(4)
+    const s = table(4)
     expect(s.encodeAll()).toBeNull()
     apply(s, 'ann', [entry(1, 3, { a: 1 }), entry(2, 1, { a: 2 })])
     apply(s, 'ann', [entry(2, 2, null)])

@@ -7,7 +7,7 @@
  */
 import { Writable } from 'node:stream'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { DEFAULT_DURABILITY_OPTIONS, Durability, type DurabilityOptions, type DurableTarget } from '../../src/documents/durability.js'
+import { Durability, type DurabilityOptions, type DurableTarget } from '../../src/documents/durability.js'
 import { createLogger, silentLogger } from '../../src/log.js'
 import { MemoryStore } from '../../src/storage/memory.js'
 import type { AppendEntry } from '../../src/storage/types.js'
@@ -70,7 +70,7 @@ const texts = (w: Write): string[] => w.entries.map((e) => Buffer.from(e.update)
 
 function queue (options: Partial<DurabilityOptions> = {}, log = silentLogger()): { store: GatedMemoryStore, durability: Durability } {
   const store = new GatedMemoryStore()
-  return { store, durability: new Durability(store, log, { ...DEFAULT_DURABILITY_OPTIONS, ...options }) }
+  return { store, durability: new Durability(store, log, { maxPendingBytes: 64 * 1024 * 1024, commitIntervalMs: 0, ...options }) }
 }
 
 afterEach(() => { vi.useRealTimers() })
