@@ -128,6 +128,8 @@ describe('managing grants', () => {
       const file = path.join(tmp.dir, 'collabd.sqlite')
       const cli = (...args: string[]): { status: number | null, stdout: string, stderr: string } =>
         spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), ...args], { cwd: tmp.dir, encoding: 'utf8', env: { PATH: process.env.PATH, DATABASE_URL: `sqlite:${file}` } })
+      // The server creates the store; the commands work beside it (and never create one).
+      const s = await server({}, new SqliteStore({ path: file, synchronous: "full" }))
       expect(cli('grant', 'spec', 'dan', 'editor').status).toBe(0)
       expect(cli('grant', 'spec', 'eve', 'viewer').status).toBe(0)
       const listed = cli('access', 'spec')
@@ -138,7 +140,6 @@ describe('managing grants', () => {
       expect(cli('grant', 'spec', 'dan', 'owner').status).toBe(0)
       expect(cli('revoke', 'spec', 'dan').status).toBe(2) // the last owner
       expect(cli('grant', 'spec', 'dan', 'editor').status).toBe(0)
-      const s = await server({}, new SqliteStore({ path: file, synchronous: "full" }))
       expect(await accessOf(s, 'spec', 'dan', 'viewer')).toBe('read-write')
       expect(await accessOf(s, 'spec', 'eve', 'editor')).toBe('readonly')
       expect(await accessOf(s, 'spec', 'fay', 'editor')).toBe('denied')
