@@ -3,7 +3,10 @@
 # tests do (npm ci, build, `collabd start`); report what breaks.
 #
 #   docker build -t collabd .
-#   docker run -p 3001:3001 -e DATABASE_URL=postgres://... collabd
+#   docker run -p 3001:3001 -e DATABASE_URL=postgres://... -e JWT_SECRET=<32+ characters> collabd
+#
+# NODE_ENV=production is set below, so collabd refuses to start without authentication:
+# JWT_SECRET (or BETTER_AUTH_SECRET, see .env.example), or ALLOW_ANONYMOUS=true for a demo.
 
 FROM node:20-bookworm AS build
 WORKDIR /app

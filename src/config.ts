@@ -1,6 +1,7 @@
 /**
  * Configuration: one validated, frozen object built at startup from the environment (and,
- * for library users, from explicit overrides). Every setting has a default, a unit in its
+ * for library users, from explicit overrides, which go through the same rules: see
+ * config-overrides.ts). Defaults live here only. Every setting has a default, a unit in its
  * name, and an entry in `ENVIRONMENT` below, which is also the source of the README table,
  * `.env.example` and `collabd --help` (a test keeps them in step).
  *
@@ -8,6 +9,7 @@
  */
 import * as path from 'node:path'
 import { z } from 'zod'
+import { overridesAsEnvironment } from './config-overrides.js'
 import { ConfigError } from './errors.js'
 import { ROLES, type Role } from './roles.js'
 
@@ -160,11 +162,11 @@ export const ENVIRONMENT: readonly Setting[] = [
   { name: 'HOST', default: '0.0.0.0', doc: 'Interface to listen on. Use 127.0.0.1 behind a local reverse proxy.' },
   { name: 'HEALTH_PORT', default: '', doc: 'Optional second port serving only GET /health (for load balancers and firewalls).' },
   { name: 'WS_PATH', default: '/ws', doc: 'WebSocket base path: Hocuspocus connects to it, y-websocket to <WS_PATH>/<document>.' },
-  { name: 'DATABASE_URL', default: '', doc: 'Storage. Unset: SQLite at ./data/collabd.sqlite. `sqlite:<path>`: SQLite elsewhere. `postgres://user:pass@host:5432/db` (or `postgresql://`): PostgreSQL. `memory:`: nothing is persisted.' },
+  { name: 'DATABASE_URL', default: '', doc: 'Storage. Unset: SQLite at ./data/collabd.sqlite (relative to the working directory; `collabd start` creates it). `sqlite:<path>`: SQLite elsewhere (`collabd start` creates the file, not its folder). One SQLite file serves one process. `postgres://user:pass@host:5432/db` (or `postgresql://`): PostgreSQL. `memory:`: nothing is persisted.' },
   { name: 'SQLITE_SYNCHRONOUS', default: 'full', doc: '`full` survives a killed process and a power loss. `normal` is faster but a power loss (not a crash) may lose the last acknowledged edits.' },
   { name: 'PG_POOL_SIZE', default: '10', doc: 'PostgreSQL connections in the pool.' },
   { name: 'MIGRATE_ON_START', default: 'true', doc: 'Run pending PostgreSQL migrations at start (safe with several instances starting at once). With `false`, run `collabd migrate` yourself; collabd refuses to start on an old schema.' },
-  { name: 'REDIS_URL', default: '', doc: 'Run several instances: `redis://[:password@]host:6379[/db]` (or `rediss://` for TLS). Every instance can then serve every document; updates and presence cross instances through Redis pub/sub. Needs a store all instances share (PostgreSQL).' },
+  { name: 'REDIS_URL', default: '', doc: 'Run several instances: `redis://[:password@]host:6379[/db]` (or `rediss://` for TLS). Every instance can then serve every document; updates and presence cross instances through Redis pub/sub. Needs a store all instances share: collabd refuses to start with REDIS_URL and a SQLite or memory store.' },
   { name: 'REDIS_PREFIX', default: 'collabd:', doc: 'Prefix of collabd\'s Redis channel names, so several deployments can share one Redis.' },
   { name: 'REDIS_PEER_TIMEOUT_MS', default: '5000', doc: 'An instance not heard from for this long is taken as gone: the others write its unconfirmed updates and remove its clients\' presence.' },
   { name: 'DOCUMENT_UNLOAD_DELAY_MS', default: '30000', doc: 'How long a document stays in memory after its last client left; it is compacted when unloaded.' },
@@ -224,78 +226,118 @@ const SECRET_SETTINGS: ReadonlySet<string> = new Set(['JWT_SECRET', 'BETTER_AUTH
 
 const DEFAULTS = Object.fromEntries(ENVIRONMENT.map((s) => [s.name, s.default])) as Record<string, string>
 
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.string().trim().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max))
+/**
+ * The rules, each failing with what it wants in words a user reads ("must be a positive whole
+ * number"), never a validator's own text.
+ */
+const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER) => {
+  const wanted = max !== Number.MAX_SAFE_INTEGER
+    ? `must be a whole number from ${min} to ${max}`
+    : min === 0 ? 'must be a whole number (0 or more)' : min === 1 ? 'must be a positive whole number' : `must be a whole number of at least ${min}`
+  return z.string().trim().transform((v, ctx) => {
+    const n = /^\d+$/.test(v) ? Number(v) : Number.NaN
+    if (n >= min && n <= max) return n
+    ctx.addIssue({ code: 'custom', message: wanted })
+    return z.NEVER
+  })
+}
 
-const bool = z.string().trim().toLowerCase().pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no']))
-  .transform((v) => v === 'true' || v === '1' || v === 'yes')
+const TRUE = new Set(['true', '1', 'yes'])
+const FALSE = new Set(['false', '0', 'no'])
+const bool = z.string().trim().toLowerCase().transform((v, ctx) => {
+  if (TRUE.has(v) || FALSE.has(v)) return TRUE.has(v)
+  ctx.addIssue({ code: 'custom', message: 'must be true or false' })
+  return z.NEVER
+})
+
+const oneOf = <T extends string>(values: readonly T[]) => z.string().trim().toLowerCase().transform((v, ctx) => {
+  if ((values as readonly string[]).includes(v)) return v as T
+  ctx.addIssue({ code: 'custom', message: `must be one of ${values.join(', ')}` })
+  return z.NEVER
+})
+
+const url = (protocols: readonly string[]) => z.url({
+  protocol: new RegExp(`^(${protocols.join('|')})$`),
+  error: `must be ${protocols[0]!.startsWith('h') ? 'an' : 'a'} ${protocols.map((p) => `${p}://`).join(' or ')} URL`,
+})
+
+/** '' (unset) or a value `rule` accepts. */
+const unsetOr = <T>(rule: z.ZodType<T, string>) => z.string().transform((v, ctx): T | '' => {
+  if (v.trim() === '') return ''
+  const parsed = rule.safeParse(v)
+  if (parsed.success) return parsed.data
+  for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message })
+  return z.NEVER
+})
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+const LOG_FORMATS = ['json', 'pretty', 'auto'] as const
 
 const schema = z.object({
   NODE_ENV: z.string().trim().min(1),
-  HOST: z.string().trim().min(1),
-  PORT: int(0, 65535),
-  HEALTH_PORT: z.union([z.literal(''), int(0, 65535)]),
+  HOST: z.string().trim().min(1, 'must not be empty'),
+  PORT: wholeNumber(0, 65535),
+  HEALTH_PORT: unsetOr(wholeNumber(0, 65535)),
   WS_PATH: z.string().trim().regex(/^\/[^?#]*$/, 'must start with / and contain no ? or #'),
   DATABASE_URL: z.string().trim(),
-  REDIS_URL: z.union([z.literal(''), z.url({ protocol: /^rediss?$/ })]),
+  REDIS_URL: unsetOr(url(['redis', 'rediss'])),
   REDIS_PREFIX: z.string(),
-  REDIS_PEER_TIMEOUT_MS: int(500, 600_000),
-  SQLITE_SYNCHRONOUS: z.string().trim().toLowerCase().pipe(z.enum(['full', 'normal'])),
-  PG_POOL_SIZE: int(1, 1000),
+  REDIS_PEER_TIMEOUT_MS: wholeNumber(500, 600_000),
+  SQLITE_SYNCHRONOUS: oneOf(['full', 'normal']),
+  PG_POOL_SIZE: wholeNumber(1, 1000),
   MIGRATE_ON_START: bool,
-  DOCUMENT_UNLOAD_DELAY_MS: int(0),
-  COMPACT_AFTER_UPDATES: int(1),
-  COMPACT_AFTER_BYTES: int(1),
-  BROADCAST_WINDOW_MS: int(0, 1000),
-  COMMIT_INTERVAL_MS: int(0, 1000),
-  HEARTBEAT_INTERVAL_MS: int(100),
-  SHUTDOWN_TIMEOUT_MS: int(100),
-  MAX_MESSAGE_BYTES: int(1024),
-  MAX_BUFFERED_BYTES: int(65536),
-  MAX_PENDING_WRITE_BYTES: int(65536),
-  MAX_AWARENESS_CLIENTS_PER_CONNECTION: int(1),
-  MAX_CONNECTIONS: int(1),
-  MAX_DOCUMENTS_PER_CONNECTION: int(1),
-  MAX_QUEUED_MESSAGES_BEFORE_AUTH: int(1),
-  MAX_QUEUED_BYTES_BEFORE_AUTH: int(1024),
-  AUTH_TIMEOUT_MS: int(100),
+  DOCUMENT_UNLOAD_DELAY_MS: wholeNumber(0),
+  COMPACT_AFTER_UPDATES: wholeNumber(1),
+  COMPACT_AFTER_BYTES: wholeNumber(1),
+  BROADCAST_WINDOW_MS: wholeNumber(0, 1000),
+  COMMIT_INTERVAL_MS: wholeNumber(0, 1000),
+  HEARTBEAT_INTERVAL_MS: wholeNumber(100),
+  SHUTDOWN_TIMEOUT_MS: wholeNumber(100),
+  MAX_MESSAGE_BYTES: wholeNumber(1024),
+  MAX_BUFFERED_BYTES: wholeNumber(65536),
+  MAX_PENDING_WRITE_BYTES: wholeNumber(65536),
+  MAX_AWARENESS_CLIENTS_PER_CONNECTION: wholeNumber(1),
+  MAX_CONNECTIONS: wholeNumber(1),
+  MAX_DOCUMENTS_PER_CONNECTION: wholeNumber(1),
+  MAX_QUEUED_MESSAGES_BEFORE_AUTH: wholeNumber(1),
+  MAX_QUEUED_BYTES_BEFORE_AUTH: wholeNumber(1024),
+  AUTH_TIMEOUT_MS: wholeNumber(100),
   JWT_SECRET: z.string(),
   JWT_PUBLIC_KEY: z.string(),
-  JWT_JWKS_URL: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]),
+  JWT_JWKS_URL: unsetOr(url(['http', 'https'])),
   JWT_ALGORITHMS: z.string(),
   JWT_ISSUER: z.string().trim(),
   JWT_AUDIENCE: z.string().trim(),
-  JWT_CLOCK_TOLERANCE_SEC: int(0, 3600),
+  JWT_CLOCK_TOLERANCE_SEC: wholeNumber(0, 3600),
   JWT_REQUIRE_EXP: bool,
   JWT_USER_CLAIM: z.string(),
-  JWT_ROLE_CLAIM: z.string().trim().min(1),
+  JWT_ROLE_CLAIM: z.string().trim().min(1, 'must name a claim'),
   JWT_NAME_CLAIM: z.string(),
-  JWT_DOCUMENTS_CLAIM: z.string().trim().min(1),
-  JWT_DOCUMENT_PREFIX_CLAIM: z.string().trim().min(1),
+  JWT_DOCUMENTS_CLAIM: z.string().trim().min(1, 'must name a claim'),
+  JWT_DOCUMENT_PREFIX_CLAIM: z.string().trim().min(1, 'must name a claim'),
   JWT_COOKIE: z.string().trim(),
   BETTER_AUTH_SECRET: z.string(),
   BETTER_AUTH_DATABASE_URL: z.string().trim(),
-  BETTER_AUTH_URL: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]),
+  BETTER_AUTH_URL: unsetOr(url(['http', 'https'])),
   BETTER_AUTH_ALLOW_UNSIGNED: bool,
-  SESSION_RECHECK_MS: int(0),
+  SESSION_RECHECK_MS: wholeNumber(0),
   DOCUMENT_NAME_PATTERN: z.string(),
-  AUTHORIZE_URL: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]),
+  AUTHORIZE_URL: unsetOr(url(['http', 'https'])),
   AUTHORIZE_TOKEN: z.string(),
-  AUTHORIZE_TIMEOUT_MS: int(1, 60_000),
-  AUTHORIZE_CACHE_MS: int(0, 3_600_000),
-  ADMIN_TOKEN: z.union([z.literal(''), z.string().min(32, 'must be at least 32 characters')]),
-  ACCESS_POLICY: z.string().trim().pipe(z.enum(ACCESS_POLICIES, {
-    error: (issue) => issue.input === REMOVED_ACCESS_POLICY
-      ? 'grants-or-role is no longer offered (it made every new document private to its creator): set role-plus-grants (the default: roles decide, grants add rights) or grants (private documents)'
-      : `must be ${ACCESS_POLICIES.slice(0, -1).join(', ')} or ${ACCESS_POLICIES.at(-1)!}`,
-  })),
+  AUTHORIZE_TIMEOUT_MS: wholeNumber(1, 60_000),
+  AUTHORIZE_CACHE_MS: wholeNumber(0, 3_600_000),
+  ADMIN_TOKEN: unsetOr(z.string().min(32, 'must be at least 32 characters')),
+  ACCESS_POLICY: z.string().trim().toLowerCase().refine((v) => v !== REMOVED_ACCESS_POLICY, {
+    message: 'no longer accepts this value, the former default (it made every new document private to its creator): set role-plus-grants (the default: roles decide, grants add rights) or grants (private documents)',
+    abort: true,
+  }).pipe(oneOf(ACCESS_POLICIES)),
   OWNER_ON_CREATE: bool,
-  DEFAULT_ROLE: z.enum(ROLES),
-  AUTH_CACHE_MS: int(0, 3_600_000),
+  DEFAULT_ROLE: oneOf(ROLES),
+  AUTH_CACHE_MS: wholeNumber(0, 3_600_000),
   ALLOW_ANONYMOUS: bool,
   WARM_UP: bool,
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
-  LOG_FORMAT: z.enum(['json', 'pretty', 'auto']),
+  LOG_LEVEL: oneOf(LOG_LEVELS),
+  LOG_FORMAT: oneOf(LOG_FORMATS),
 })
 
 /** The SQLite file used when DATABASE_URL is unset, relative to the working directory. */
@@ -305,14 +347,14 @@ export const DEFAULT_SQLITE_PATH = path.join('data', 'collabd.sqlite')
  * Parses DATABASE_URL. Exported for the CLI and tests.
  * @throws {Error} with a message naming the accepted forms.
  */
-export function parseStorageUrl (url: string, synchronous: 'full' | 'normal', postgres: { poolSize: number, migrate: boolean } = { poolSize: 10, migrate: true }): StorageConfig {
+export function parseStorageUrl (url: string, synchronous: 'full' | 'normal', postgres: { poolSize: number, migrate: boolean }): StorageConfig {
   if (url === '') return { kind: 'sqlite', path: DEFAULT_SQLITE_PATH, synchronous }
   if (url === 'memory:' || url === 'memory://') return { kind: 'memory' }
   if (url.startsWith('sqlite:')) {
     // Accept sqlite:path, sqlite://path and sqlite:///abs/path.
     let file = url.slice('sqlite:'.length)
     if (file.startsWith('//')) file = file.slice(2)
-    if (file === '' || file === '/') throw new Error('sqlite: needs a file path, e.g. sqlite:./data/collabd.sqlite')
+    if (file === '' || file === '/') throw new Error('needs a file path after sqlite:, e.g. sqlite:./data/collabd.sqlite')
     return { kind: 'sqlite', path: file, synchronous }
   }
   if (/^postgres(ql)?:\/\//.test(url)) return { kind: 'postgres', url, poolSize: postgres.poolSize, migrate: postgres.migrate }
@@ -320,32 +362,58 @@ export function parseStorageUrl (url: string, synchronous: 'full' | 'normal', po
 }
 
 /**
- * Builds the configuration from environment variables plus explicit overrides (which win).
- * Collects every problem before failing, so a user fixes them all in one go.
- * @throws {ConfigError}
+ * Instances over Redis relay updates to each other but each writes to its own store: they must
+ * all use one store, which only PostgreSQL can be (a SQLite file belongs to one process, memory
+ * to none). @returns the problem as one sentence, or null.
  */
-export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+function sharedStoreProblem (redis: boolean, storage: StorageConfig, databaseUrlUnset: boolean): string | null {
+  if (!redis || storage.kind === 'postgres') return null
+  const what = storage.kind === 'memory' ? 'memory:, which no other instance sees' : databaseUrlUnset ? `unset, so each instance would keep its own SQLite file (${DEFAULT_SQLITE_PATH})` : 'a SQLite file, which only one instance may use'
+  return `REDIS_URL is set for several instances, but DATABASE_URL is ${what}: set DATABASE_URL to the PostgreSQL database they all share`
+}
+
+/** What loadConfig is told about the parts a library user passes ready-made. */
+export interface LoadConfigOptions {
+  /**
+   * A DocumentStore object is passed (createServer's `store`): the storage settings are not
+   * used, so whether several instances share it is the caller's business.
+   */
+  readonly storeGiven?: boolean
+}
+
+/**
+ * Builds the configuration from environment variables plus explicit overrides (which win).
+ * Overrides go through the same rules as the environment (see config-overrides.ts). Collects
+ * every problem before failing, so a user fixes them all in one go.
+ * @throws {ConfigError} whose problems are each one sentence naming the setting.
+ */
+export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}, options: LoadConfigOptions = {}): Config {
+  const given = overridesAsEnvironment(overrides)
   const raw: Record<string, string> = {}
   for (const setting of ENVIRONMENT) {
-    const value = env[setting.name]
+    const value = given.values[setting.name] ?? env[setting.name]
     raw[setting.name] = value === undefined || value.trim() === '' ? DEFAULTS[setting.name]! : value
   }
+  const label = (name: string): string => given.labels[name] ?? name
   const parsed = schema.safeParse(raw)
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => {
+  if (!parsed.success || given.problems.length > 0) {
+    throw new ConfigError([...given.problems, ...(parsed.error?.issues ?? []).map((issue) => {
       const name = String(issue.path[0])
       // Never echo a secret, nor a URL that may carry credentials.
       const shown = SECRET_SETTINGS.has(name) || name.endsWith('_URL') ? '' : ` (got "${raw[name]}")`
-      return `${issue.path.join('.')}: ${issue.message}${shown}`
-    }))
+      return `${label(name)} ${issue.message}${shown}`
+    })])
   }
   const e = parsed.data
   let storage: StorageConfig
   try {
     storage = parseStorageUrl(e.DATABASE_URL, e.SQLITE_SYNCHRONOUS, { poolSize: e.PG_POOL_SIZE, migrate: e.MIGRATE_ON_START })
   } catch (err) {
-    throw new ConfigError([`DATABASE_URL: ${(err as Error).message}`])
+    throw new ConfigError([`${label('DATABASE_URL')} ${(err as Error).message}`])
   }
+  const shared = sharedStoreProblem(e.REDIS_URL !== '', storage, e.DATABASE_URL === '')
+  if (shared !== null && options.storeGiven !== true) throw new ConfigError([shared])
+  if (e.HEALTH_PORT !== '' && e.HEALTH_PORT === e.PORT && e.PORT !== 0) throw new ConfigError([`HEALTH_PORT must differ from PORT (both are ${e.PORT})`])
   let jwt: JwtConfig | null
   let betterAuth: BetterAuthConfig | null
   try {
@@ -354,11 +422,11 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: Par
   } catch (err) {
     throw new ConfigError([(err as Error).message])
   }
-  let documentNamePattern: RegExp | null = null
+  let documentNamePattern: RegExp | null = given.documentNamePattern ?? null
   try {
-    if (e.DOCUMENT_NAME_PATTERN.trim() !== '') documentNamePattern = new RegExp(e.DOCUMENT_NAME_PATTERN.trim(), 'u')
+    if (given.documentNamePattern === undefined && e.DOCUMENT_NAME_PATTERN.trim() !== '') documentNamePattern = new RegExp(e.DOCUMENT_NAME_PATTERN.trim(), 'u')
   } catch (err) {
-    throw new ConfigError([`DOCUMENT_NAME_PATTERN: ${(err as Error).message}`])
+    throw new ConfigError([`DOCUMENT_NAME_PATTERN must be a regular expression: ${(err as Error).message}`])
   }
   const config: Config = {
     nodeEnv: e.NODE_ENV,
@@ -394,7 +462,6 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: Par
       betterAuth, sessionRecheckMs: e.SESSION_RECHECK_MS, defaultRole: e.DEFAULT_ROLE, accessPolicy: e.ACCESS_POLICY, ownerOnCreate: e.OWNER_ON_CREATE, cacheMs: e.AUTH_CACHE_MS },
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
-    ...overrides,
   }
   return Object.freeze(config)
 }
@@ -411,16 +478,16 @@ function jwtConfig (e: z.infer<typeof schema>): JwtConfig | null {
   const jwksUrl = e.JWT_JWKS_URL === '' ? null : e.JWT_JWKS_URL
   if (secret === null && publicKey === null && jwksUrl === null) return null
   if ([secret, publicKey, jwksUrl].filter((v) => v !== null).length > 1) {
-    throw new Error('JWT_SECRET, JWT_PUBLIC_KEY and JWT_JWKS_URL: set only one')
+    throw new Error('JWT_SECRET, JWT_PUBLIC_KEY and JWT_JWKS_URL are alternatives: set only one')
   }
-  if (secret !== null && Buffer.byteLength(secret) < 32) throw new Error('JWT_SECRET: must be at least 32 characters (a short HMAC secret can be brute-forced)')
-  if (publicKey !== null && !publicKey.includes('-----BEGIN PUBLIC KEY-----')) throw new Error('JWT_PUBLIC_KEY: must be a PEM public key (-----BEGIN PUBLIC KEY-----)')
+  if (secret !== null && Buffer.byteLength(secret) < 32) throw new Error('JWT_SECRET must be at least 32 characters (a short HMAC secret can be brute-forced)')
+  if (publicKey !== null && !publicKey.includes('-----BEGIN PUBLIC KEY-----')) throw new Error('JWT_PUBLIC_KEY must be a PEM public key (-----BEGIN PUBLIC KEY-----)')
   const allowed = secret !== null ? HMAC_ALGORITHMS : KEY_ALGORITHMS
   const algorithms = e.JWT_ALGORITHMS.trim() === '' ? allowed : list(e.JWT_ALGORITHMS)
   const wrong = algorithms.filter((a) => !allowed.includes(a))
-  if (wrong.length > 0) throw new Error(`JWT_ALGORITHMS: ${wrong.join(', ')} cannot be used with ${secret !== null ? 'JWT_SECRET' : 'a public key'} (allowed: ${allowed.join(', ')})`)
+  if (wrong.length > 0) throw new Error(`JWT_ALGORITHMS names ${wrong.join(', ')}, which cannot be used with ${secret !== null ? 'JWT_SECRET' : 'a public key'} (allowed: ${allowed.join(', ')})`)
   const userClaims = list(e.JWT_USER_CLAIM)
-  if (userClaims.length === 0) throw new Error('JWT_USER_CLAIM: name at least one claim')
+  if (userClaims.length === 0) throw new Error('JWT_USER_CLAIM must name at least one claim')
   return {
     secret,
     publicKey,
@@ -443,18 +510,18 @@ function jwtConfig (e: z.infer<typeof schema>): JwtConfig | null {
 function betterAuthConfig (e: z.infer<typeof schema>, storage: StorageConfig): BetterAuthConfig | null {
   const url = e.BETTER_AUTH_URL
   if (e.BETTER_AUTH_SECRET === '') {
-    if (e.BETTER_AUTH_DATABASE_URL !== '' || url !== '') throw new Error('BETTER_AUTH_SECRET: required with BETTER_AUTH_DATABASE_URL or BETTER_AUTH_URL')
+    if (e.BETTER_AUTH_DATABASE_URL !== '' || url !== '') throw new Error('BETTER_AUTH_SECRET must be set with BETTER_AUTH_DATABASE_URL or BETTER_AUTH_URL')
     return null
   }
   // The seeds' apps keep Better Auth's tables in the same PostgreSQL database as the documents.
   const db = e.BETTER_AUTH_DATABASE_URL !== '' || url !== '' ? e.BETTER_AUTH_DATABASE_URL : storage.kind === 'postgres' ? storage.url : ''
-  if (db !== '' && url !== '') throw new Error('BETTER_AUTH_DATABASE_URL and BETTER_AUTH_URL: set only one')
-  if (db === '' && url === '') throw new Error('BETTER_AUTH_DATABASE_URL or BETTER_AUTH_URL: set one with BETTER_AUTH_SECRET (or use PostgreSQL storage, whose database is then used)')
+  if (db !== '' && url !== '') throw new Error('BETTER_AUTH_DATABASE_URL and BETTER_AUTH_URL are alternatives: set only one')
+  if (db === '' && url === '') throw new Error('BETTER_AUTH_SECRET needs BETTER_AUTH_DATABASE_URL or BETTER_AUTH_URL to find the sessions (or PostgreSQL storage, whose database is then used)')
   let source: BetterAuthConfig['source']
   if (url !== '') source = { kind: 'http', url }
   else if (/^postgres(ql)?:\/\//.test(db)) source = { kind: 'postgres', url: db }
   else if (db.startsWith('sqlite:')) source = { kind: 'sqlite', path: db.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '') }
-  else throw new Error('BETTER_AUTH_DATABASE_URL: must be postgres://... or sqlite:<path>')
+  else throw new Error('BETTER_AUTH_DATABASE_URL must be postgres://... or sqlite:<path>')
   return { secret: e.BETTER_AUTH_SECRET, source, allowUnsigned: e.BETTER_AUTH_ALLOW_UNSIGNED }
 }
 

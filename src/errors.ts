@@ -141,3 +141,16 @@ export class ConfigError extends CollabdError {
     this.problems = problems
   }
 }
+
+/**
+ * The configured store cannot be used as it is, and retrying will not change that: it does not
+ * exist (and this command never creates one), it is not a collabd store, or another collabd
+ * server holds it. The message is one sentence naming the store.
+ */
+export class StoreRefusedError extends CollabdError {
+  readonly reason: 'missing' | 'not-a-store' | 'locked'
+  constructor (reason: 'missing' | 'not-a-store' | 'locked', message: string, cause?: unknown) {
+    super('ERR_STORE_REFUSED', message, { closeCode: CloseCode.internalError, httpStatus: 500, cause })
+    this.reason = reason
+  }
+}

@@ -41,15 +41,12 @@ export interface CollabdOptions {
  * @throws {ConfigError} on invalid settings, or anonymous access in production without ALLOW_ANONYMOUS.
  */
 export function createServer (options: CollabdOptions = {}): CollabServer {
-  const config = loadConfig(options.env ?? process.env, options.config)
+  const config = loadConfig(options.env ?? process.env, options.config, { storeGiven: options.store !== undefined })
   const log = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat })
   const authenticator = options.authenticator ?? createAuthenticator(config)
   if (authenticator === anonymousAuthenticator) {
     if (isProduction(config) && !config.allowAnonymous) {
-      throw new ConfigError([
-        'NODE_ENV=production but no authentication is configured: anyone could read and write every document.',
-        'Configure an authenticator, or set ALLOW_ANONYMOUS=true to run without authentication on purpose.',
-      ])
+      throw new ConfigError(['NODE_ENV=production but no authentication is configured, so anyone could read and write every document: set JWT_SECRET (or JWT_PUBLIC_KEY, JWT_JWKS_URL) or BETTER_AUTH_SECRET, or ALLOW_ANONYMOUS=true to run without authentication on purpose'])
     }
     log.warn('AUTHENTICATION IS OFF: anyone who can reach this server can read and write every document')
   }
@@ -82,5 +79,5 @@ export { createLogger, type Logger } from './log.js'
 export { MemoryStore, SqliteStore, PostgresStore, createStore, migratePostgres } from './storage/index.js'
 export type { DocumentStore, StoredDocument, AppendEntry, CompactionResult, DocumentSummary, ListOptions, StoreHealth, Grant, GrantRole } from './storage/types.js'
 export type { Authenticator, Authorizer, Credentials, Principal, AuthResult, Access } from './auth/types.js'
-export { CollabdError, ProtocolError, InvalidUpdateError, CorruptDocumentError, StoreUnavailableError, ConfigError, CloseCode } from './errors.js'
+export { CollabdError, ProtocolError, InvalidUpdateError, CorruptDocumentError, StoreUnavailableError, StoreRefusedError, ConfigError, CloseCode } from './errors.js'
 export type { HealthReport } from './http/health.js'

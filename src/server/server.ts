@@ -132,14 +132,18 @@ export class CollabServer extends EventEmitter<ServerEvents> {
     })
     const address = await listenOn(server, port, host)
     this.ownedServers.push(server)
+    let healthPort: number | null = null
     if (this.config.healthPort !== null) {
       const healthServer = http.createServer((req, res) => {
         if ((req.url ?? '').split('?', 1)[0] === '/health') void this.serveHealth(res)
         else notFound(res)
       })
-      await listenOn(healthServer, this.config.healthPort, host)
+      healthPort = (await listenOn(healthServer, this.config.healthPort, host)).port
       this.ownedServers.push(healthServer)
     }
+    // The one line that says where to connect, for library users as for `collabd start` (and
+    // what `collabd bench` waits for: msg "listening" with the port).
+    this.log.info({ port: address.port, host, healthPort, wsPath: this.config.wsPath, storage: this.store.kind }, 'listening')
     return address
   }
 

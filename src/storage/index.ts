@@ -1,15 +1,28 @@
 /** Picks the DocumentStore named by the configuration. */
-import type { StorageConfig } from '../config.js'
+import { DEFAULT_SQLITE_PATH, type StorageConfig } from '../config.js'
 import { MemoryStore } from './memory.js'
 import { PostgresStore } from './postgres.js'
 import { SqliteStore } from './sqlite.js'
 import type { DocumentStore } from './types.js'
 
-export function createStore (config: StorageConfig): DocumentStore {
+export interface CreateStoreOptions {
+  /**
+   * 'serve' (default): the store of a server. SQLite takes the single-server lock and creates
+   * a missing file (and collabd's default `data/` folder, no other); PostgreSQL migrates when
+   * MIGRATE_ON_START says so.
+   * 'manage': for commands that read or manage beside a running server. Nothing is created:
+   * a SQLite file must already be a collabd store, and PostgreSQL is not migrated (its open()
+   * then refuses a schema that is behind and names `collabd migrate`).
+   */
+  readonly use?: 'serve' | 'manage'
+}
+
+export function createStore (config: StorageConfig, options: CreateStoreOptions = {}): DocumentStore {
+  const use = options.use ?? 'serve'
   switch (config.kind) {
     case 'memory': return new MemoryStore()
-    case 'sqlite': return new SqliteStore({ path: config.path, synchronous: config.synchronous })
-    case 'postgres': return new PostgresStore({ url: config.url, poolSize: config.poolSize, migrate: config.migrate })
+    case 'sqlite': return new SqliteStore({ path: config.path, synchronous: config.synchronous, use, createFolders: use === 'serve' && config.path === DEFAULT_SQLITE_PATH })
+    case 'postgres': return new PostgresStore({ url: config.url, poolSize: config.poolSize, migrate: use === 'serve' && config.migrate })
   }
 }
 
@@ -36,4 +49,4 @@ export function redactUrl (url: string): string {
 export type * from './types.js'
 export { PostgresStore, migratePostgres } from './postgres.js'
 export { MemoryStore } from './memory.js'
-export { SqliteStore } from './sqlite.js'
+export { SqliteStore, type SqliteStoreOptions } from './sqlite.js'

@@ -8,8 +8,6 @@
  * a killed process and a power loss. synchronous=NORMAL skips that fsync: still safe against a
  * crash of the process, but a power loss can lose the last commits.
  */
-import { mkdirSync } from 'node:fs'
-import * as path from 'node:path'
 import { parentPort, workerData } from 'node:worker_threads'
 import Database from 'better-sqlite3'
 import { CorruptDocumentError } from '../errors.js'
@@ -21,6 +19,8 @@ import type { CompactionResult, DocumentSummary, GrantRole, ListOptions, StoredD
 export interface SqliteWorkerData {
   readonly path: string
   readonly synchronous: 'full' | 'normal'
+  /** Fail rather than create the file (the main thread decided what may be created). */
+  readonly fileMustExist: boolean
 }
 
 export type SqliteRequest =
@@ -55,8 +55,7 @@ let statements: ReturnType<typeof prepare> | null = null
 
 function open (): void {
   if (db !== null) return
-  if (config.path !== ':memory:') mkdirSync(path.dirname(path.resolve(config.path)), { recursive: true })
-  const handle = new Database(config.path)
+  const handle = new Database(config.path, { fileMustExist: config.fileMustExist })
   handle.pragma('journal_mode = WAL')
   handle.pragma(`synchronous = ${config.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
   // Another process (a second instance, a backup) holding the write lock briefly is not an error.

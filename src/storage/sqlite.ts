@@ -5,10 +5,16 @@
  * This class is the main-thread side: it numbers requests, posts them, and settles promises as
  * answers arrive. If the worker dies, in-flight requests fail with StoreUnavailableError and the
  * next request starts a new worker.
+ *
+ * Before the first worker starts, the file is checked (sqlite-file.ts: what may be created,
+ * what is refused) and a serving store takes the single-server lock (sqlite-lock.ts), held in
+ * this thread until close() so a restarted worker never loses it.
  */
 import { Worker } from 'node:worker_threads'
 import { CorruptDocumentError, StoreUnavailableError } from '../errors.js'
 import { packEntries } from './append-batch.js'
+import { prepareStoreFile } from './sqlite-file.js'
+import { acquireServerLock, type ServerLock } from './sqlite-lock.js'
 import type { SqliteRequest, SqliteResponse, SqliteWorkerData, SerializedError } from './sqlite-worker.js'
 import type { AppendEntry, CompactionResult, DocumentStore, DocumentSummary, Grant, GrantRole, ListOptions, StoreHealth, StoredDocument } from './types.js'
 
@@ -20,15 +26,33 @@ interface Pending {
   reject: (err: Error) => void
 }
 
+export interface SqliteStoreOptions {
+  /** The database file (`:memory:` for a private in-memory database: no checks, no lock). */
+  readonly path: string
+  readonly synchronous: 'full' | 'normal'
+  /**
+   * 'serve' (default): the store a server writes to. open() takes the single-server lock (a
+   * second serving store on the file, in any process, fails with StoreRefusedError `locked`)
+   * and creates the file when it is missing, in a folder that must exist.
+   * 'manage': for commands beside a running server (grants, export, import). No lock; the
+   * file must already be a collabd store (StoreRefusedError `missing` or `not-a-store`).
+   */
+  readonly use?: 'serve' | 'manage'
+  /** With 'serve': create the file's missing folders too. Default false. */
+  readonly createFolders?: boolean
+}
+
 export class SqliteStore implements DocumentStore {
   readonly kind = 'sqlite'
+  private prepared = false
+  private lock: ServerLock | null = null
   private worker: Worker | null = null
   private starting: Promise<Worker> | null = null
   private readonly pending = new Map<number, Pending>()
   private nextId = 1
   private closed = false
 
-  constructor (private readonly options: SqliteWorkerData) {}
+  constructor (private readonly options: SqliteStoreOptions) {}
 
   async open (): Promise<void> {
     await this.ensureWorker()
@@ -86,12 +110,15 @@ export class SqliteStore implements DocumentStore {
     if (this.closed) return
     this.closed = true
     const worker = this.worker
-    if (worker === null) return
     try {
+      if (worker === null) return
       await this.send(worker, { op: 'close' })
     } finally {
-      await worker.terminate()
+      await worker?.terminate()
       this.worker = null
+      // Last: the file is closed before another server may take it.
+      this.lock?.release()
+      this.lock = null
     }
   }
 
@@ -112,7 +139,12 @@ export class SqliteStore implements DocumentStore {
   private ensureWorker (): Promise<Worker> {
     if (this.worker !== null) return Promise.resolve(this.worker)
     if (this.starting !== null) return this.starting
-    const workerData: SqliteWorkerData = { path: this.options.path, synchronous: this.options.synchronous }
+    try {
+      this.prepare()
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    const workerData: SqliteWorkerData = { path: this.options.path, synchronous: this.options.synchronous, fileMustExist: this.options.use === 'manage' }
     const worker = new Worker(new URL('./sqlite-worker.js', import.meta.url), { workerData })
     worker.on('message', (res: SqliteResponse) => {
       const p = this.pending.get(res.id)
@@ -134,6 +166,15 @@ export class SqliteStore implements DocumentStore {
       async (err: unknown) => { this.starting = null; await worker.terminate(); throw err },
     )
     return this.starting
+  }
+
+  /** Once, before the first worker: the file rules, then the lock. */
+  private prepare (): void {
+    if (this.prepared || this.options.path === ':memory:') return
+    const use = this.options.use ?? 'serve'
+    prepareStoreFile(this.options.path, { use, createFolders: this.options.createFolders === true })
+    if (use === 'serve') this.lock = acquireServerLock(this.options.path)
+    this.prepared = true
   }
 }
 

@@ -42,23 +42,25 @@ const factories: Record<string, () => Promise<Harness>> = {
     const tmp = tempDir()
     const file = path.join(tmp.dir, 'nested', 'store.sqlite')
     const stores: DocumentStore[] = []
-    const make = async (): Promise<DocumentStore> => {
-      const s = new SqliteStore({ path: file, synchronous: 'full' })
+    // One file has one serving store (the single-server lock); the other processes on it are
+    // management commands (grant, export, import), which open it with use 'manage'.
+    const make = async (use: 'serve' | 'manage'): Promise<DocumentStore> => {
+      const s = new SqliteStore({ path: file, synchronous: 'full', use, createFolders: true })
       await s.open()
       stores.push(s)
       return s
     }
-    const store = await make()
+    const store = await make('serve')
     const withDb = <T>(f: (db: Database.Database) => T): T => {
       const db = new Database(file)
       try { return f(db) } finally { db.close() }
     }
     return {
       store,
-      other: make,
+      other: async () => await make('manage'),
       corruptSnapshot: async (name, bytes) => { withDb((db) => db.prepare('UPDATE yjs_document SET snapshot = ? WHERE name = ?').run(Buffer.from(bytes), name)) },
       readSnapshot: async (name) => withDb((db) => (db.prepare('SELECT snapshot FROM yjs_document WHERE name = ?').get(name) as { snapshot: Buffer } | undefined)?.snapshot ?? null),
-      reopen: async () => { await store.close(); return await make() },
+      reopen: async () => { await store.close(); return await make('serve') },
       cleanup: async () => {
         for (const s of stores) await s.close()
         tmp.remove()
