@@ -134,9 +134,11 @@ export class CollabServer extends EventEmitter<ServerEvents> {
     this.ownedServers.push(server)
     let healthPort: number | null = null
     if (this.config.healthPort !== null) {
+      // The health port serves only the health route, with the main port's rules (405 for
+      // another method, 404 for another path).
+      const healthRoute = createRouter(this.httpRoutes().filter((r) => r.path === '/health'))
       const healthServer = http.createServer((req, res) => {
-        if ((req.url ?? '').split('?', 1)[0] === '/health') void this.serveHealth(res)
-        else notFound(res)
+        if (!healthRoute(req, res)) notFound(res)
       })
       healthPort = (await listenOn(healthServer, this.config.healthPort, host)).port
       this.ownedServers.push(healthServer)

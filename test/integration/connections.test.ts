@@ -93,7 +93,7 @@ describe('a client that stops reading', () => {
 })
 
 describe('HTTP on the WebSocket port', () => {
-  it('serves /health in the seed\'s shape, 404 elsewhere, and the same health on HEALTH_PORT', async () => {
+  it('serves /health in the seed\'s shape, 404 elsewhere, 405 for another method, and the same on HEALTH_PORT', async () => {
     const healthPort = await freePort()
     t = await startServer({ config: { healthPort } })
     const c = yws(t.url, 'health-doc')
@@ -111,6 +111,8 @@ describe('HTTP on the WebSocket port', () => {
     expect(second.status).toBe(200)
     expect((await second.json() as { status: string }).status).toBe('healthy')
     expect((await fetch(`http://127.0.0.1:${healthPort}/ws`)).status).toBe(404)
+    expect((await fetch(`http://127.0.0.1:${healthPort}/health`, { method: 'DELETE' })).status).toBe(405)
+    expect((await fetch(`http://127.0.0.1:${healthPort}/health`, { method: 'HEAD' })).status).toBe(200)
   })
 
   it('refuses upgrades on other paths', async () => {
