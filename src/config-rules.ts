@@ -149,7 +149,7 @@ export function parseStorageUrl (url: string, synchronous: 'full' | 'normal', po
  * all use one store, which only PostgreSQL can be (a SQLite file belongs to one process, memory
  * to none). @returns the problem as one sentence, or null.
  */
-export function sharedStoreProblem (redis: boolean, storage: StorageConfig, databaseUrlUnset: boolean): string | null {
+export function sharedStoreProblem ({ redis, storage, databaseUrlUnset }: { readonly redis: boolean, readonly storage: StorageConfig, readonly databaseUrlUnset: boolean }): string | null {
   if (!redis || storage.kind === 'postgres') return null
   const what = storage.kind === 'memory' ? 'memory:, which no other instance sees' : databaseUrlUnset ? `unset, so each instance would keep its own SQLite file (${DEFAULT_SQLITE_PATH})` : 'a SQLite file, which only one instance may use'
   return `REDIS_URL is set for several instances, but DATABASE_URL is ${what}: set DATABASE_URL to the PostgreSQL database they all share`

@@ -132,7 +132,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: Par
   } catch (err) {
     throw new ConfigError([`${label('DATABASE_URL')} ${(err as Error).message}`])
   }
-  const shared = sharedStoreProblem(e.REDIS_URL !== '', storage, e.DATABASE_URL === '')
+  const shared = sharedStoreProblem({ redis: e.REDIS_URL !== '', storage, databaseUrlUnset: e.DATABASE_URL === '' })
   if (shared !== null && options.storeGiven !== true) throw new ConfigError([shared])
   if (e.HEALTH_PORT !== '' && e.HEALTH_PORT === e.PORT && e.PORT !== 0) throw new ConfigError([`HEALTH_PORT must differ from PORT (both are ${e.PORT})`])
   let jwt: JwtConfig | null

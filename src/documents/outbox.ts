@@ -23,6 +23,11 @@ export interface OutboxRecipient {
  */
 const MERGE_MIN_MEMBERS = 5
 
+/** Whether a run of updates becomes one merged update (for an audience of many) or stays as sent. */
+interface RunShape { readonly merge: boolean }
+const MERGED: RunShape = { merge: true }
+const AS_SENT: RunShape = { merge: false }
+
 export class Outbox<M extends OutboxRecipient> {
   /**
    * A raw update, or (origin null) a ready awareness message body. An update's origin is the
@@ -77,28 +82,28 @@ export class Outbox<M extends OutboxRecipient> {
       if (sole === null) sole = o
       else (senders ??= new Set([sole])).add(o)
     }
-    const merge = members.size >= MERGE_MIN_MEMBERS
+    const shape = members.size >= MERGE_MIN_MEMBERS ? MERGED : AS_SENT
     let shared: Broadcast | null = null
     for (const m of members) {
       const sent = senders === null ? m === sole : senders.has(m)
       if (!sent) {
-        shared ??= new Broadcast(bodiesFor(items, origins, null, merge))
+        shared ??= new Broadcast(bodiesFor(items, origins, null, shape))
         m.sendBroadcast(shared)
         continue
       }
-      const own = bodiesFor(items, origins, m, false)
+      const own = bodiesFor(items, origins, m, AS_SENT)
       if (own.length > 0) m.sendBroadcast(new Broadcast(own))
     }
   }
 }
 
 /** The message bodies of `items` in order, leaving out the updates `exclude` sent. */
-function bodiesFor (items: readonly Uint8Array[], origins: ReadonlyArray<object | null>, exclude: object | null, merge: boolean): Uint8Array[] {
+function bodiesFor (items: readonly Uint8Array[], origins: ReadonlyArray<object | null>, exclude: object | null, shape: RunShape): Uint8Array[] {
   const out: Uint8Array[] = []
   let run: Uint8Array[] = []
   const endRun = (): void => {
     if (run.length === 0) return
-    if (merge && run.length > 1) {
+    if (shape.merge && run.length > 1) {
       try {
         out.push(updateBody(Y.mergeUpdates(run)))
         run = []

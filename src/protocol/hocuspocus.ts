@@ -122,11 +122,13 @@ export const permissionDenied = (prefix: Uint8Array, reason: string): Uint8Array
   encodeParts(prefix, MessageType.auth, AuthType.permissionDenied, reason)
 
 /**
- * SyncStatus: `applied` is written as a lib0 varInt, which for 0 and 1 is the single byte 0 or 1.
+ * SyncStatus 1, the update was applied: `applied` is a lib0 varInt, which for 0 and 1 is the single byte 0 or 1.
  * The provider decrements `unsyncedChanges` for each `applied = 1`.
  */
-export const syncStatus = (prefix: Uint8Array, applied: boolean): Uint8Array =>
-  encodeParts(prefix, MessageType.syncStatus, applied ? 1 : 0)
+export const syncStatusApplied = (prefix: Uint8Array): Uint8Array => encodeParts(prefix, MessageType.syncStatus, 1)
+
+/** SyncStatus 0: the update was not applied (a read-only session's edit). */
+export const syncStatusRefused = (prefix: Uint8Array): Uint8Array => encodeParts(prefix, MessageType.syncStatus, 0)
 
 export const stateless = (prefix: Uint8Array, payload: string): Uint8Array =>
   encodeParts(prefix, MessageType.stateless, payload)

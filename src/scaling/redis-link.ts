@@ -47,6 +47,8 @@ const noop = (): void => {}
 const RESUBSCRIBE_FIRST_MS = 1000
 const RESUBSCRIBE_MAX_MS = 30_000
 const PING_TIMEOUT_MS = 1000
+/** ioredis `disconnect(reconnect)`: drop the connection and connect again. */
+const RECONNECT = true
 
 export class RedisLink {
   private linkState: LinkState = 'connecting'
@@ -173,8 +175,8 @@ export class RedisLink {
     this.lastHeardAt = now
     this.subscribed = false
     this.lost('subscriber', null)
-    this.sub.disconnect(true)
-    this.pub.disconnect(true)
+    this.sub.disconnect(RECONNECT)
+    this.pub.disconnect(RECONNECT)
   }
 
   /** Publishes `lastWords` if it can (a goodbye), then disconnects for good. */
@@ -236,7 +238,7 @@ export class RedisLink {
     this.log.warn({ err, retryInMs: delayMs }, 'subscribing to Redis channels failed; reconnecting')
     this.resubscribeTimer = setTimeout(() => {
       this.resubscribeTimer = null
-      if (this.linkState !== 'closed' && this.sub.status === 'ready') this.sub.disconnect(true)
+      if (this.linkState !== 'closed' && this.sub.status === 'ready') this.sub.disconnect(RECONNECT)
     }, delayMs)
     this.resubscribeTimer.unref()
   }

@@ -69,7 +69,7 @@ export class HocuspocusSession implements RoomMember {
     this.id = `${connection.id}:${this.documentName}`
     this.addressBytes = encodeUtf8(address)
     this.prefix = hp.addressPrefix(address)
-    this.ackWire = binaryFrame(hp.syncStatus(this.prefix, true))
+    this.ackWire = binaryFrame(hp.syncStatusApplied(this.prefix))
   }
 
   get isOpen (): boolean {
@@ -155,11 +155,11 @@ export class HocuspocusSession implements RoomMember {
         // A viewer's step 2 with nothing new is fine: acknowledged once what it matches is
         // durable. Real changes are refused.
         else if (room.containsUpdate(message.update)) room.acknowledgeWhenDurable(this)
-        else this.connection.send(hp.syncStatus(this.prefix, false))
+        else this.connection.send(hp.syncStatusRefused(this.prefix))
         break
       case 'update':
         if (!this.readOnly) room.applyUpdate(this, message.update)
-        else this.connection.send(hp.syncStatus(this.prefix, false))
+        else this.connection.send(hp.syncStatusRefused(this.prefix))
         break
       case 'awareness':
         room.applyAwareness(this, message.update)

@@ -146,7 +146,7 @@ describe('encoders read back by the clients\' own decoders', () => {
   })
 
   it('SyncStatus carries a lib0 varInt the provider reads as 1', () => {
-    const d = decoding.createDecoder(hp.syncStatus(hp.addressPrefix('d'), true))
+    const d = decoding.createDecoder(hp.syncStatusApplied(hp.addressPrefix('d')))
     decoding.readVarString(d)
     expect(decoding.readVarUint(d)).toBe(8)
     expect(decoding.readVarInt(d)).toBe(1)
