@@ -45,7 +45,7 @@ it(`runs the built CLI under the oldest Node.js that engines allows (${pkg.engin
   server = await spawnServer({}, { cwd: dir.dir, node: node.path })
   const listening = server.logs().find((l) => l.msg === 'listening')!
   expect(listening.wsPath).toBe('/from-dotenv')
-  expect(listening.storage).toMatch(/^sqlite /)
+  expect(server.logs().find((l) => l.msg === 'starting')!.storage).toMatch(/^sqlite /)
 
   // An acknowledged edit has gone through the SQLite worker thread and is on disk.
   const client = hocus(`ws://127.0.0.1:${server.port}/from-dotenv`, 'on-the-oldest-node')
