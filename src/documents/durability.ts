@@ -1,11 +1,9 @@
 /**
  * Group commit: every accepted update of every document goes into one queue, and one writer
- * sends the queue to the store. Updates that arrive while a write is in flight go out together
- * in the next write, so under load one fsync covers many updates.
- *
- * A target (a room) learns through `committed(seq)` which of its updates are durable, and only
- * then acknowledges them to clients. When a write fails, nothing is acknowledged, nothing is
- * dropped: the same entries are retried with backoff until the store is back.
+ * sends the queue to the store, so under load one fsync covers many updates (ARCHITECTURE.md,
+ * "The path of one update", steps 5, 7 and 8, and "The durability rule"). A target (a room)
+ * learns through `committed(seq)` which of its updates are durable. A failed write drops
+ * nothing: the same entries are retried, in order, with backoff.
  */
 import type { Logger } from '../log.js'
 import type { AppendEntry, DocumentStore } from '../storage/types.js'

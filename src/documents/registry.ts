@@ -1,15 +1,9 @@
 /**
- * Which documents are in memory, and their lifecycle:
- *
- * - `join` loads a document on first use; concurrent first joins share one load. A document
- *   whose stored bytes fail to decode is not loaded (CorruptDocumentError) and nothing is written
- *   for it; the next join tries again.
- * - When the last member leaves, the room stays for `unloadDelayMs`; a join in that window keeps
- *   it. Then it waits until its updates are durable, compacts, and is dropped with nothing left
- *   behind (no timer, listener or map entry). A join during an unload waits for the unload to
- *   finish, then loads afresh from the store.
- * - After each commit, a room whose log passed the thresholds is compacted (in the store; for
- *   SQLite in its worker thread).
+ * Which documents are in memory: one load for concurrent first joins, the grace period after the
+ * last member leaves, the unload that writes, compacts and leaves nothing behind, a join during
+ * an unload that loads afresh, and compaction past the thresholds after a commit. The rules are
+ * ARCHITECTURE.md's "Document lifecycle" and "Compaction". Here is how they are kept: one map
+ * per state (loading, loaded, unloading, draining), all empty when idle (`internals()`).
  */
 import { EventEmitter } from 'node:events'
 import { CloseCode, CorruptDocumentError, StoreUnavailableError } from '../errors.js'
