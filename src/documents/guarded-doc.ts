@@ -23,10 +23,6 @@ type PendingDs = Y.Doc['store']['pendingDs']
 export class GuardedDoc {
   private lastTransaction: Y.Transaction | null = null
   private fullState: Uint8Array | null
-  // What the store held as pending before the current apply (fields, not an object per apply).
-  private pendingStructs: PendingStructs = null
-  private pendingUpdate: Uint8Array | undefined = undefined
-  private pendingDs: PendingDs = null
 
   /**
    * @param snapshot the stored bytes the doc was built from when they are its whole state (a
@@ -48,9 +44,9 @@ export class GuardedDoc {
    * @throws {InvalidUpdateError} when Yjs cannot apply it.
    */
   apply (update: Uint8Array, origin: unknown): void {
-    this.remember()
+    const store = this.doc.store
     this.fullState = null
-    this.integrate(update, origin)
+    this.integrate(update, origin, store.pendingStructs, store.pendingStructs?.update, store.pendingDs)
   }
 
   /**
@@ -60,11 +56,14 @@ export class GuardedDoc {
    * @throws {InvalidUpdateError} when Yjs cannot apply it.
    */
   applyIfNew (update: Uint8Array, origin: unknown): boolean {
-    this.remember()
+    const store = this.doc.store
+    const pendingStructs = store.pendingStructs
+    const pendingUpdate = pendingStructs?.update
+    const pendingDs = store.pendingDs
     const fullState = this.fullState
     this.fullState = null
-    this.integrate(update, origin)
-    if (this.changed()) return true
+    this.integrate(update, origin, pendingStructs, pendingUpdate, pendingDs)
+    if (this.changedSince(pendingStructs, pendingUpdate, pendingDs)) return true
     this.fullState = fullState
     return false
   }
@@ -107,34 +106,31 @@ export class GuardedDoc {
   }
 
   /**
-   * What a failed apply may change: integrated structs (the transaction), or structs and
-   * deletions parked for missing dependencies. Yjs merges new pending structs into the existing
-   * object by replacing its `update`, so that is remembered too.
+   * Applies inside a try. The pending state from before (passed in, not kept: a nested apply
+   * from an observer must not overwrite it, and a resolved pending buffer must not stay alive)
+   * tells whether a failed apply changed anything.
    */
-  private remember (): void {
-    const store = this.doc.store
-    this.pendingStructs = store.pendingStructs
-    this.pendingUpdate = store.pendingStructs?.update
-    this.pendingDs = store.pendingDs
+  private integrate (update: Uint8Array, origin: unknown, pendingStructs: PendingStructs, pendingUpdate: Uint8Array | undefined, pendingDs: PendingDs): void {
     this.lastTransaction = null
-  }
-
-  private integrate (update: Uint8Array, origin: unknown): void {
     try {
       Y.applyUpdate(this.doc, update, origin)
     } catch (cause) {
       const err = new InvalidUpdateError(this.name, cause)
-      if (this.changed()) this.onHalfApplied(err, origin)
+      if (this.changedSince(pendingStructs, pendingUpdate, pendingDs)) this.onHalfApplied(err, origin)
       throw err
     }
   }
 
-  /** Whether the last apply integrated anything, or parked anything new as pending. */
-  private changed (): boolean {
+  /**
+   * Whether the last apply integrated anything (its transaction), or parked structs or deletions
+   * for missing dependencies. Yjs merges new pending structs into the existing object by
+   * replacing its `update`, so that is compared too.
+   */
+  private changedSince (pendingStructs: PendingStructs, pendingUpdate: Uint8Array | undefined, pendingDs: PendingDs): boolean {
     const store = this.doc.store
     return transactionChanged(this.lastTransaction) ||
-      store.pendingStructs !== this.pendingStructs || store.pendingStructs?.update !== this.pendingUpdate ||
-      store.pendingDs !== this.pendingDs
+      store.pendingStructs !== pendingStructs || store.pendingStructs?.update !== pendingUpdate ||
+      store.pendingDs !== pendingDs
   }
 }
 

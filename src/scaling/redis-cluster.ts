@@ -204,7 +204,7 @@ export class RedisCluster implements ClusterNode {
     // Documents being unloaded may still be writing edits of the outage: once they are in the
     // store, say it again, so the others' re-read finds them.
     void this.rooms?.unloadsSettled()?.then(() => {
-      if (this.link.state === 'up') this.link.publish(this.instancesChannel, this.encoder.encode(Type.rejoined))
+      if (this.link.synced) this.link.publish(this.instancesChannel, this.encoder.encode(Type.rejoined))
     })
     // Confirmations published during the outage are lost both ways: ours again, theirs written.
     this.forEachRoom((room) => {
@@ -229,17 +229,17 @@ export class RedisCluster implements ClusterNode {
       if (message.type === Type.heartbeat) this.link.heardOwnVoice()
       return
     }
-    const now = Date.now()
     if (channel === this.instancesChannel) {
       if (message.type === Type.bye) {
         if (this.liveness.bye(message.from)) this.peerGone(message.from, 'said goodbye')
         return
       }
-      this.liveness.heartbeat(message.from, now)
+      this.liveness.heartbeat(message.from, Date.now())
       if (message.type === Type.rejoined) this.peerRejoined(message.from)
       return
     }
-    this.liveness.seen(message.from, now)
+    // No clock read per update: only an instance not known yet is noted, with the time.
+    if (!this.liveness.knows(message.from)) this.liveness.seen(message.from, Date.now())
     const rooms = this.rooms
     if (rooms === null) return
     const name = message.type === Type.syncReply ? message.document : channel.startsWith(this.docPrefix) ? channel.slice(this.docPrefix.length) : null

@@ -99,6 +99,11 @@ export class RedisLink {
     return this.linkState
   }
 
+  /** Both connections are connected and the subscriber holds every channel. */
+  get synced (): boolean {
+    return this.linkState !== 'closed' && this.connected && this.subscribed
+  }
+
   /** Both connections are connected (whether or not every channel is subscribed yet). */
   get connected (): boolean {
     return this.pub.status === 'ready' && this.sub.status === 'ready'
@@ -170,7 +175,7 @@ export class RedisLink {
    * into the same dead connection): the reconnect resubscribes and brings the link up again.
    */
   checkSilent (now: number): void {
-    if (this.linkState === 'closed' || !this.connected || !this.subscribed || now - this.lastHeardAt <= this.options.silentAfterMs) return
+    if (!this.synced || now - this.lastHeardAt <= this.options.silentAfterMs) return
     this.log.warn('Redis subscription silent; reconnecting')
     this.lastHeardAt = now
     this.subscribed = false
@@ -209,7 +214,7 @@ export class RedisLink {
   }
 
   private tryUp (): void {
-    if (this.linkState === 'closed' || !this.connected || !this.subscribed) return
+    if (!this.synced) return
     const afterOutage = this.linkState === 'down'
     this.linkState = 'up'
     if (afterOutage) this.log.info('Redis connection back; syncing loaded documents with the other instances')
