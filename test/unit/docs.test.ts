@@ -5,10 +5,12 @@
  * documents. (The environment table is config.test.ts's; the README's code blocks run in
  * test/integration/readme.test.ts.)
  */
+import { generateKeyPairSync } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { EXIT_CODES } from '../../src/cli/help.js'
+import { ENVIRONMENT, loadConfig } from '../../src/config.js'
 import { CloseCode } from '../../src/errors.js'
 import { ROOT } from '../helpers/paths.js'
 
@@ -91,6 +93,20 @@ describe('docs/http.md, close codes', () => {
         expect(rows.some((r) => r.code === code && r.reasons.some((d) => pattern.test(d))), `"${reason}" (${file}) is sent with ${code}: docs/http.md's ${code} row should list it`).toBe(true)
       }
     }
+  })
+})
+
+describe('docs/configuration.md, JWT algorithms', () => {
+  it('names the algorithms loadConfig accepts for a secret and for a key, as JWT_ALGORITHMS does', () => {
+    const withSecret = loadConfig({ JWT_SECRET: 's'.repeat(32) }).auth.jwt!.algorithms
+    const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString()
+    const withKey = loadConfig({ JWT_PUBLIC_KEY: pem }).auth.jwt!.algorithms
+    const doc = ENVIRONMENT.find((s) => s.name === 'JWT_ALGORITHMS')!.doc
+    expect(doc).toContain(`${withSecret.join(',')} with a secret; ${withKey.join(',')} with a key or JWKS`)
+    const jwt = read('docs/configuration.md').split('### JWT')[1]!.split('\n### ')[0]!
+    const listed = (sentence: string): string[] => [...sentence.matchAll(/\b(HS|RS|PS|ES)\d{3}\b|\bEdDSA\b/g)].map((m) => m[0])
+    expect(listed(jwt.split('- `JWT_SECRET`')[1]!.split('\n- ')[0]!)).toEqual(withSecret)
+    expect(listed(jwt.split('- `JWT_PUBLIC_KEY`')[1]!.split('\n- ')[0]!)).toEqual(withKey)
   })
 })
 
