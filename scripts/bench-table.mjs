@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Prints the README's performance table from `collabd bench --compare --json` output:
+// Prints docs/benchmarks.md's comparison table from `collabd bench --compare --json` output:
 //   npm run bench:compare -- --json > bench-results/compare.json
 //   node scripts/bench-table.mjs bench-results/compare.json
 // One row per headline measurement; medians over the runs, with the spread when it is wide.

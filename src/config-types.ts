@@ -60,7 +60,7 @@ export interface Config {
   /** Messages a connection may send before its document is authorized, per socket. */
   readonly maxQueuedMessagesBeforeAuth: number
   readonly maxQueuedBytesBeforeAuth: number
-  /** A connection with no authorized document after this long is closed (4408). */
+  /** A Hocuspocus socket with no authorized document this long after it opened is closed (4408). */
   readonly authTimeoutMs: number
   /** Accept unauthenticated read-write connections even with NODE_ENV=production. */
   readonly allowAnonymous: boolean

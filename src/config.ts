@@ -2,8 +2,9 @@
  * Configuration: one validated, frozen object built at startup from the environment (and,
  * for library users, from explicit overrides, which go through the same rules: see
  * config-overrides.ts). Defaults live here only. Every setting has a default, a unit in its
- * name, and an entry in `ENVIRONMENT` below, which is also the source of the README table,
- * `.env.example` and `collabd --help` (a test keeps them in step).
+ * name, and an entry in `ENVIRONMENT` below, which is also the source of the table in
+ * docs/configuration.md, `.env.example` and `collabd --help` (a test keeps them in step). Each
+ * variable's rule is in config-rules.ts, the shape of Config in config-types.ts.
  *
  * Nothing here reads `process.env` at import time.
  */
@@ -22,7 +23,7 @@ interface Setting {
 }
 
 /**
- * Every environment variable collabd reads, in the order the README lists them.
+ * Every environment variable collabd reads, in the order docs/configuration.md lists them.
  * `default` is the value used when the variable is unset ('' means "unset").
  */
 export const ENVIRONMENT: readonly Setting[] = [
@@ -52,11 +53,11 @@ export const ENVIRONMENT: readonly Setting[] = [
   { name: 'MAX_DOCUMENTS_PER_CONNECTION', default: '100', doc: 'Documents one multiplexed Hocuspocus socket may open.' },
   { name: 'MAX_QUEUED_MESSAGES_BEFORE_AUTH', default: '1000', doc: 'Messages a socket may send before its document is authorized; more close it.' },
   { name: 'MAX_QUEUED_BYTES_BEFORE_AUTH', default: '4194304', doc: 'Bytes a socket may send before its document is authorized; more close it.' },
-  { name: 'AUTH_TIMEOUT_MS', default: '10000', doc: 'A connection that has no authorized document after this long is closed with 4408.' },
+  { name: 'AUTH_TIMEOUT_MS', default: '10000', doc: 'A Hocuspocus socket that has no authorized document this long after it opened is closed with 4408. (A y-websocket connection is authenticated as it opens and has no such timer.)' },
   { name: 'WARM_UP', default: 'true', doc: 'Spend about half a second of CPU at start loading a throwaway document, so the first real loads after a restart run optimized code (a 20,000-edit document: ~30 ms instead of ~75 ms).' },
   { name: 'JWT_SECRET', default: '', doc: 'Shared secret (at least 32 characters) for HS256/HS384/HS512 tokens. Setting any JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL turns JWT authentication on.' },
-  { name: 'JWT_PUBLIC_KEY', default: '', doc: 'PEM public key (SPKI) for RS256/PS256/ES256/EdDSA tokens; `\\n` in the value stands for a newline.' },
-  { name: 'JWT_JWKS_URL', default: '', doc: 'JWKS endpoint for RS256/PS256/ES256/EdDSA tokens; cached, and fetched again when a token names an unknown `kid`.' },
+  { name: 'JWT_PUBLIC_KEY', default: '', doc: 'PEM public key (SPKI) for RS256, RS384, RS512, PS256, ES256, ES384 or EdDSA tokens; `\\n` in the value stands for a newline.' },
+  { name: 'JWT_JWKS_URL', default: '', doc: 'JWKS endpoint, for the same algorithms as JWT_PUBLIC_KEY. Fetched when the first token needs it, then kept for 10 minutes; a token naming an unknown `kid` fetches it again, at most once every 2 s.' },
   { name: 'JWT_ALGORITHMS', default: '', doc: 'Comma-separated algorithms to accept. Unset: HS256,HS384,HS512 with a secret; RS256,RS384,RS512,PS256,ES256,ES384,EdDSA with a key or JWKS.' },
   { name: 'JWT_ISSUER', default: '', doc: 'Required `iss`, if set.' },
   { name: 'JWT_AUDIENCE', default: '', doc: 'Required `aud`, if set.' },

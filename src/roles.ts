@@ -8,7 +8,7 @@
  * stay as they were written.
  */
 
-/** owner, admin and editor read and write; viewer reads (README, "Roles"). */
+/** owner, admin and editor read and write; viewer reads (docs/configuration.md, "Roles"). */
 export const ROLES = ['owner', 'admin', 'editor', 'viewer'] as const
 export type Role = typeof ROLES[number]
 

@@ -1,7 +1,8 @@
 /**
  * Outside programs that some tests run themselves: nginx (deploy/nginx.conf, for real), a private
- * redis-server (stopped and restarted mid-test), openssl (a throwaway certificate) and
- * systemd-analyze (verifying the unit file). A test whose program is missing is SKIPPED with a
+ * redis-server (stopped and restarted mid-test), openssl (a throwaway certificate),
+ * systemd-analyze (verifying the unit file) and curl (the README's health check, as written). A
+ * test whose program is missing is SKIPPED with a
  * reason naming the program and how to install it, so `npm test` passes on a machine without
  * them; test/helpers/skip-reporter.ts lists the skips and .ci/run, which installs every one of
  * these, fails on any skip. PostgreSQL and Redis themselves are services every test machine
@@ -17,6 +18,8 @@ const PACKAGES = {
   'redis-server': 'redis-server',
   openssl: 'openssl',
   'systemd-analyze': 'systemd',
+  // The README's `curl .../health`, run as written (test/integration/readme.test.ts).
+  curl: 'curl',
 } as const
 
 export type Program = keyof typeof PACKAGES

@@ -1,10 +1,13 @@
 /**
  * Configuration: defaults, validation that names every problem, storage URLs, and the
- * documentation of every variable (README table and .env.example) kept in step with the code.
+ * documentation of every variable (docs/configuration.md's table, .env.example and --help) kept
+ * in step with the code.
  */
 import { readFileSync } from 'node:fs'
 import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { example as envExample, table, TABLE_END, TABLE_START, withTable } from '../../scripts/env-docs.mjs'
+import { globalHelp } from '../../src/cli/help.js'
 import { describeStorage } from '../../src/storage/index.js'
 import { ConfigError, createServer, ENVIRONMENT, loadConfig, MemoryStore } from '../../src/index.js'
 import { ROOT } from '../helpers/paths.js'
@@ -139,17 +142,32 @@ describe('library overrides', () => {
 
 describe('documentation', () => {
   const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8')
+  const configuration = readFileSync(path.join(ROOT, 'docs', 'configuration.md'), 'utf8')
   const example = readFileSync(path.join(ROOT, '.env.example'), 'utf8')
+  const regenerate = 'run `npm run build && node scripts/env-docs.mjs write`'
 
-  it.each(ENVIRONMENT.map((s) => [s.name, s.default]))('documents %s (default %j) in README and .env.example', (name, def) => {
-    const row = readme.split('\n').find((l) => l.startsWith(`| \`${name}\``))
-    expect(row, `README table row for ${name}`).toBeDefined()
+  it('docs/configuration.md holds exactly the table generated from ENVIRONMENT', () => {
+    expect(configuration, `docs/configuration.md differs from what ENVIRONMENT generates: ${regenerate}`).toBe(withTable(configuration, table(ENVIRONMENT)))
+    // The generated table is really there, between its markers, one row per setting.
+    const between = configuration.slice(configuration.indexOf(TABLE_START), configuration.indexOf(TABLE_END))
+    expect(between.split('\n').filter((l) => l.startsWith('| `'))).toHaveLength(ENVIRONMENT.length)
+  })
+
+  it('.env.example is exactly the file generated from ENVIRONMENT, and says who reads it', () => {
+    expect(example, `.env.example differs from what ENVIRONMENT generates: ${regenerate}`).toBe(envExample(ENVIRONMENT))
+    expect(example.split('\n').slice(0, 4).join('\n')).toMatch(/every `collabd`\n# command .* reads \.\/\.env.*createServer\(\)\n# .* does not read it/s)
+  })
+
+  it.each(ENVIRONMENT.map((s) => [s.name, s.default]))('documents %s (default %j) in docs/configuration.md, .env.example and --help', (name, def) => {
+    const row = configuration.split('\n').find((l) => l.startsWith(`| \`${name}\``))
+    expect(row, `docs/configuration.md table row for ${name}`).toBeDefined()
     if (def !== '') expect(row).toContain(`\`${def}\``)
-    expect(example).toMatch(new RegExp(`^#? ?${name}=`, 'm'))
+    expect(example).toMatch(new RegExp(`^# ${name}=${def.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'))
+    expect(globalHelp()).toMatch(new RegExp(`^ {2}${name} `, 'm'))
   })
 
   it('opens the README with the two commands, and CI runs the README\'s test command', () => {
-    expect(readme.split('\n').slice(0, 12).join('\n')).toContain('npm ci && npm start')
+    expect(readme.split('\n').slice(0, 16).join('\n')).toContain('npm ci && npm start')
     expect(readme).toContain('npm test')
     const ci = readFileSync(path.join(ROOT, '.ci', 'run'), 'utf8')
     expect(ci).toContain('npm ci')
