@@ -121,7 +121,7 @@ export async function importDocument (config: Config, args: readonly string[], u
   try {
     update = new Uint8Array(readFileSync(file))
   } catch (err) {
-    throw new CommandFailure(`cannot read ${file}: ${fileProblem(err)}`, 2)
+    throw new CommandFailure(`cannot read ${file}: ${fileProblem(err)}`, 1)
   }
   // Applied to a scratch document first: a file Yjs cannot read never reaches the store.
   try {
@@ -129,7 +129,7 @@ export async function importDocument (config: Config, args: readonly string[], u
     Y.applyUpdate(scratch, update)
     scratch.destroy()
   } catch (err) {
-    throw new CommandFailure(`${file} is not a Yjs update: ${(err as Error).message}`, 2)
+    throw new CommandFailure(`${file} is not a Yjs update: ${(err as Error).message}`, 1)
   }
   return await withStore(config, async (store) => {
     await store.append([{ document, update, userId: null }])

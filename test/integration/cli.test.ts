@@ -76,7 +76,7 @@ describe('one SQLite file, one server', () => {
     expect(sentence).not.toContain('\n')
     expect((await fetch(`${first.httpUrl}/health`)).status).toBe(200)
 
-    // The README's promise: grants, export and import work while the server runs on the file.
+    // docs/cli.md's promise: grants, export and import work while the server runs on the file.
     const h = hocus(first.url, 'beside')
     await synced(h.provider)
     h.doc.getText('t').insert(0, 'written through the server')
@@ -274,7 +274,7 @@ describe('the command line', () => {
     }
   })
 
-  it('reports file errors in one line: import of a missing file (2), export to a folder that does not exist (1)', async () => {
+  it('reports file errors in one line with exit 1: import of a missing file, export to a folder that does not exist', async () => {
     const cwd = dir()
     const p = await serve(cwd)
     const h = hocus(p.url, 'doc')
@@ -282,7 +282,7 @@ describe('the command line', () => {
     h.doc.getText('t').insert(0, 'x')
     await waitFor(() => h.provider.unsyncedChanges === 0, 'the edit to be acknowledged')
     const missing = cli(cwd, {}, 'import', 'doc', 'no-such-file.yjs')
-    expect(missing.status).toBe(2)
+    expect(missing.status).toBe(1)
     expectOneSentence(missing, 'cannot read no-such-file.yjs: no such file or directory')
     const unwritable = cli(cwd, {}, 'export', 'doc', path.join(cwd, 'no-such-folder', 'doc.yjs'))
     expect(unwritable.status).toBe(1)

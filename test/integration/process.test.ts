@@ -242,7 +242,7 @@ describe('collabd start on PostgreSQL', () => {
     const junk = file + '.junk'
     writeFileSync(junk, 'not yjs at all')
     const refused = cli(env, 'import', 'other', junk)
-    expect(refused.status).toBe(2)
+    expect(refused.status).toBe(1)
     expect(String(refused.stderr)).toContain('not a Yjs update')
     const target = await start(env)
     expect(await readDocument(target.url, 'moving')).toBe('moved between stores')
