@@ -9,7 +9,8 @@
  */
 import { ProtocolError } from '../errors.js'
 
-const utf8 = new TextDecoder('utf-8', { fatal: true })
+/** Strings are kept byte-exact: a leading U+FEFF is part of the string, not a byte order mark to drop. */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 const utf8Encoder = new TextEncoder()
 
 export class Reader {
@@ -33,9 +34,11 @@ export class Reader {
     while (this.pos < bytes.length) {
       const r = bytes[this.pos++]!
       num += (r & 0x7f) * mult
+      // Above 2^53 - 1, n + 1 === n: an awareness clock could never advance again.
+      if (num > Number.MAX_SAFE_INTEGER) throw new ProtocolError('varUint out of range')
       if (r < 0x80) return num
       mult *= 128
-      if (num > Number.MAX_SAFE_INTEGER || mult > 2 ** 56) throw new ProtocolError('varUint out of range')
+      if (mult > 2 ** 56) throw new ProtocolError('varUint out of range')
     }
     throw new ProtocolError('unexpected end of message inside a varUint')
   }
@@ -56,12 +59,7 @@ export class Reader {
 
   /** Length-prefixed UTF-8; invalid UTF-8 is a protocol error, not a replacement character. */
   varString (): string {
-    const view = this.varBytes()
-    try {
-      return utf8.decode(view)
-    } catch (cause) {
-      throw new ProtocolError('invalid UTF-8 in string', { cause })
-    }
+    return decodeUtf8(this.varBytes(), 'string')
   }
 }
 
@@ -93,6 +91,18 @@ export function writeVarBytes (buf: Uint8Array, pos: number, bytes: Uint8Array):
 }
 
 export const encodeUtf8 = (s: string): Uint8Array => utf8Encoder.encode(s)
+
+/**
+ * UTF-8 to a string, byte-exact (a leading U+FEFF stays). @throws {ProtocolError} on invalid
+ * UTF-8 (`what` names the field in the message).
+ */
+export function decodeUtf8 (bytes: Uint8Array, what: string): string {
+  try {
+    return utf8.decode(bytes)
+  } catch (cause) {
+    throw new ProtocolError(`invalid UTF-8 in ${what}`, { cause })
+  }
+}
 
 /** A varString as bytes (length prefix + UTF-8), e.g. a Hocuspocus address computed once per session. */
 export function encodeVarString (s: string): Uint8Array {

@@ -20,7 +20,7 @@
  * an address, so a one-byte frame never collides with a real address.
  */
 import { ProtocolError } from '../errors.js'
-import { Reader, encodeParts, encodeVarString } from './binary.js'
+import { Reader, decodeUtf8, encodeParts, encodeVarString } from './binary.js'
 import { MessageType, readSyncMessage, unknownType, type AwarenessMessage, type QueryAwarenessMessage, type SyncMessage } from './messages.js'
 
 export const AuthType = { token: 0, permissionDenied: 1, authenticated: 2 } as const
@@ -93,16 +93,8 @@ export function decode (frame: Uint8Array): HocuspocusFrame {
   return { kind: 'message', address, message }
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true })
-
-/** Decodes an address view from `decode`. @throws {ProtocolError} on invalid UTF-8. */
-export function addressToString (address: Uint8Array): string {
-  try {
-    return utf8.decode(address)
-  } catch (cause) {
-    throw new ProtocolError('invalid UTF-8 in document address', { cause })
-  }
-}
+/** Decodes an address view from `decode`, byte-exact. @throws {ProtocolError} on invalid UTF-8. */
+export const addressToString = (address: Uint8Array): string => decodeUtf8(address, 'document address')
 
 /** Splits `name\0sessionId` (Hocuspocus 4 session awareness) into its parts. */
 export function parseAddress (address: string): { documentName: string, sessionId: string | null } {

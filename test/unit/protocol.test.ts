@@ -15,6 +15,7 @@ import * as yws from '../../src/protocol/y-websocket.js'
 import { awarenessBody, syncStep1Body, syncStep2Body, updateBody } from '../../src/protocol/messages.js'
 import { decodeAwarenessUpdate, encodeAwarenessUpdate } from '../../src/protocol/awareness.js'
 import { ProtocolError } from '../../src/errors.js'
+import { Reader } from '../../src/protocol/binary.js'
 
 function docWithText (s: string): Y.Doc {
   const doc = new Y.Doc()
@@ -114,6 +115,22 @@ describe('hocuspocus decoder', () => {
       const f = hp.decode(Uint8Array.from(bytes))
       if (f.kind === 'message') hp.addressToString(f.address)
     }).toThrow(ProtocolError)
+  })
+})
+
+describe('primitives', () => {
+  it('keeps a leading U+FEFF in an address: one name, one document, on every protocol', () => {
+    const f = hp.decode(frame((e) => { encoding.writeVarString(e, '\uFEFFcafe'); encoding.writeVarUint(e, 3) }))
+    expect(f.kind === 'message' && hp.addressToString(f.address)).toBe('\uFEFFcafe')
+  })
+
+  it('refuses a varUint above 2^53 - 1 (an awareness clock that could never advance), in the last byte too', () => {
+    const e = encoding.createEncoder()
+    encoding.writeVarUint(e, 2 ** 60)
+    expect(() => new Reader(encoding.toUint8Array(e)).varUint()).toThrow(ProtocolError)
+    const max = encoding.createEncoder()
+    encoding.writeVarUint(max, Number.MAX_SAFE_INTEGER)
+    expect(new Reader(encoding.toUint8Array(max)).varUint()).toBe(Number.MAX_SAFE_INTEGER)
   })
 })
 
