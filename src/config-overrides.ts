@@ -40,6 +40,8 @@ const FLAT: Readonly<Record<string, readonly [variable: string, kind: Kind]>> = 
   maxDocumentsPerConnection: ['MAX_DOCUMENTS_PER_CONNECTION', 'integer'],
   maxQueuedMessagesBeforeAuth: ['MAX_QUEUED_MESSAGES_BEFORE_AUTH', 'integer'],
   maxQueuedBytesBeforeAuth: ['MAX_QUEUED_BYTES_BEFORE_AUTH', 'integer'],
+  maxTokenBytes: ['MAX_TOKEN_BYTES', 'integer'],
+  maxAuthFailuresPerConnection: ['MAX_AUTH_FAILURES_PER_CONNECTION', 'integer'],
   authTimeoutMs: ['AUTH_TIMEOUT_MS', 'integer'],
   allowAnonymous: ['ALLOW_ANONYMOUS', 'boolean'],
   warmUp: ['WARM_UP', 'boolean'],

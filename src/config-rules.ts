@@ -82,6 +82,8 @@ export const schema = z.object({
   MAX_DOCUMENTS_PER_CONNECTION: wholeNumber(1),
   MAX_QUEUED_MESSAGES_BEFORE_AUTH: wholeNumber(1),
   MAX_QUEUED_BYTES_BEFORE_AUTH: wholeNumber(1024),
+  MAX_TOKEN_BYTES: wholeNumber(256),
+  MAX_AUTH_FAILURES_PER_CONNECTION: wholeNumber(1),
   AUTH_TIMEOUT_MS: wholeNumber(100),
   JWT_SECRET: z.string(),
   JWT_PUBLIC_KEY: z.string(),

@@ -62,6 +62,10 @@ export interface Config {
   /** Messages a connection may send before its document is authorized, per socket. */
   readonly maxQueuedMessagesBeforeAuth: number
   readonly maxQueuedBytesBeforeAuth: number
+  /** Longest credential accepted, in bytes; longer ones are refused unverified. */
+  readonly maxTokenBytes: number
+  /** Refused documents after which a Hocuspocus socket is closed (4401). */
+  readonly maxAuthFailuresPerConnection: number
   /** A Hocuspocus socket with no authorized document this long after it opened is closed (4408). */
   readonly authTimeoutMs: number
   /** Accept unauthenticated read-write connections even with NODE_ENV=production. */

@@ -22,12 +22,29 @@ export function nameProblem (config: Config, name: string): string | null {
   return documentNameProblem(name) ?? (config.documentNamePattern !== null && !config.documentNamePattern.test(name) ? PATTERN_MISMATCH : null)
 }
 
+/**
+ * Whether any credential is longer than `maxBytes`. Checked before any authenticator sees it,
+ * so no oversized token is verified, looked up or cached. (Headers and the query string are
+ * already bounded by Node's 16 KiB header limit; a Hocuspocus token message only by
+ * MAX_MESSAGE_BYTES.) UTF-8 takes at most 3 bytes per UTF-16 code unit, so the exact count is
+ * needed only near the bound.
+ */
+function oversizedCredential (credentials: Credentials, maxBytes: number): boolean {
+  const tooLong = (v: string | null): boolean => v !== null && v.length > maxBytes / 3 && Buffer.byteLength(v) > maxBytes
+  if (tooLong(credentials.hocuspocusToken) || tooLong(credentials.bearerToken) || tooLong(credentials.queryToken)) return true
+  for (const v of credentials.cookies.values()) if (tooLong(v)) return true
+  return false
+}
+
 export async function admit (ctx: ServerContext, credentials: Credentials, documentName: string): Promise<Admission> {
   const problem = nameProblem(ctx.config, documentName)
   if (problem !== null) {
     // The pattern is the operator's business; the built-in reasons are safe to show.
     const publicReason = problem === PATTERN_MISMATCH ? 'invalid document name' : problem
     return { ok: false, closeCode: CloseCode.policyViolation, publicReason, logReason: problem }
+  }
+  if (oversizedCredential(credentials, ctx.config.maxTokenBytes)) {
+    return { ok: false, closeCode: CloseCode.unauthorized, publicReason: 'authentication failed', logReason: `token larger than MAX_TOKEN_BYTES (${ctx.config.maxTokenBytes})` }
   }
   let principal: Principal
   try {

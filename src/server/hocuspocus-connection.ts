@@ -45,6 +45,8 @@ export class HocuspocusConnection extends SocketConnection implements SessionHol
    * until the socket's budget runs out. A new token reopens the address. Bounded like sessions.
    */
   private readonly closedAddresses = new Set<string>()
+  /** Documents refused on this socket so far (MAX_AUTH_FAILURES_PER_CONNECTION closes it). */
+  private refusals = 0
   /** Whether to send application-level Ping frames: only 4.x providers understand them. */
   private appPing = false
   private authTimer: NodeJS.Timeout | null
@@ -109,6 +111,13 @@ export class HocuspocusConnection extends SocketConnection implements SessionHol
   sessionGone (session: HocuspocusSession, how: SessionEnd): void {
     if (this.sessions.get(session.address) === session) this.sessions.delete(session.address)
     if (this.lastSession === session) this.lastSession = null
+    if (how.denied === true && ++this.refusals >= this.ctx.config.maxAuthFailuresPerConnection) {
+      // A socket trying token after token (or name after name) is not a provider with a bad
+      // token for one document: each refusal costs a verification, so the socket goes.
+      this.ctx.log.warn({ connection: this.id, remoteAddress: this.credentials.remoteAddress, refusals: this.refusals }, 'too many refused documents; closing connection')
+      this.close(CloseCode.unauthorized, 'authentication failed')
+      return
+    }
     if (how.closedByServer) {
       if (this.closedAddresses.size >= this.ctx.config.maxDocumentsPerConnection) {
         this.closedAddresses.delete(this.closedAddresses.values().next().value!)

@@ -41,11 +41,14 @@ export interface SessionEnd {
   readonly closedByServer: boolean
   /** The socket's close code, when the socket closed under it. */
   readonly code?: number
+  /** Admission refused the document (PermissionDenied was sent). */
+  readonly denied?: boolean
 }
 
 /** Ended without a Close from the server (the client closed it, or it was denied): a later Auth for its address starts afresh. */
 const ENDED: SessionEnd = { closedByServer: false }
 const CLOSED_BY_SERVER: SessionEnd = { closedByServer: true }
+const DENIED: SessionEnd = { closedByServer: false, denied: true }
 
 export class HocuspocusSession implements RoomMember {
   readonly id: string
@@ -106,7 +109,7 @@ export class HocuspocusSession implements RoomMember {
         ctx.log.warn({ connection: this.connection.id, document: this.documentName, remoteAddress: this.connection.credentials.remoteAddress, reason: admission.logReason, userId: admission.userId ?? null }, 'document refused')
         emitSafely(ctx, 'denied', { connectionId: this.connection.id, protocol: 'hocuspocus', documentName: this.documentName, reason: admission.logReason })
         this.connection.send(hp.permissionDenied(this.prefix, admission.publicReason))
-        this.end(ENDED)
+        this.end(DENIED)
         return
       }
       this.userId = admission.principal.userId

@@ -190,7 +190,7 @@ export class CollabServer extends EventEmitter<ServerEvents> {
       rejectUpgrade(socket, 400, 'Bad Request')
       return true
     }
-    const route = routeUpgrade(url.pathname, this.config.wsPath)
+    const route = routeUpgrade(rawPath(req.url ?? '/', url), this.config.wsPath)
     if (route === null) return false
     if (route.protocol === 'invalid') {
       rejectUpgrade(socket, 400, route.reason)
@@ -332,6 +332,17 @@ function listenOn (server: http.Server, port: number, host: string): Promise<Add
       resolve(server.address() as AddressInfo)
     })
   })
+}
+
+/**
+ * The request's path as sent: `URL` resolves dot segments (`/ws/x/../cafe`, `%2e%2e` too), which
+ * would make one y-websocket name mean another document; the name rule refuses them instead
+ * (documents/names.ts). An absolute-form target falls back to the parsed path.
+ */
+function rawPath (target: string, url: URL): string {
+  if (!target.startsWith('/')) return url.pathname
+  const end = target.search(/[?#]/)
+  return end === -1 ? target : target.slice(0, end)
 }
 
 /** Answers an upgrade request with a plain HTTP error and closes the socket. */
