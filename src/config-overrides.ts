@@ -34,7 +34,6 @@ const FLAT: Readonly<Record<string, readonly [variable: string, kind: Kind]>> = 
   maxMessageBytes: ['MAX_MESSAGE_BYTES', 'integer'],
   maxBufferedBytes: ['MAX_BUFFERED_BYTES', 'integer'],
   maxPendingWriteBytes: ['MAX_PENDING_WRITE_BYTES', 'integer'],
-  maxNestingDepth: ['MAX_NESTING_DEPTH', 'integer'],
   maxAwarenessClientsPerConnection: ['MAX_AWARENESS_CLIENTS_PER_CONNECTION', 'integer'],
   maxConnections: ['MAX_CONNECTIONS', 'integer'],
   maxDocumentsPerConnection: ['MAX_DOCUMENTS_PER_CONNECTION', 'integer'],

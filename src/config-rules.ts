@@ -76,7 +76,6 @@ export const schema = z.object({
   MAX_MESSAGE_BYTES: wholeNumber(1024),
   MAX_BUFFERED_BYTES: wholeNumber(65536),
   MAX_PENDING_WRITE_BYTES: wholeNumber(65536),
-  MAX_NESTING_DEPTH: wholeNumber(1, 1000),
   MAX_AWARENESS_CLIENTS_PER_CONNECTION: wholeNumber(1),
   MAX_CONNECTIONS: wholeNumber(1),
   MAX_DOCUMENTS_PER_CONNECTION: wholeNumber(1),

@@ -52,8 +52,6 @@ export interface Config {
   readonly maxBufferedBytes: number
   /** Bytes of accepted updates not yet written to the store; past it, new updates are refused (1013). */
   readonly maxPendingWriteBytes: number
-  /** Deepest nesting of arrays and objects in JSON a client sends (awareness states, update contents). */
-  readonly maxNestingDepth: number
   /** Awareness client ids one connection may announce (normally one per document). */
   readonly maxAwarenessClientsPerConnection: number
   readonly maxConnections: number
